@@ -1,0 +1,336 @@
+"""The contract every CRM connector fulfils, and the plain records that cross it.
+
+A connector knows one CRM's wire format and nothing of leadloop's store, scoring or
+drafting. It hands out raw lead changes (validated by :func:`parse_lead`), creates
+review tasks idempotently by proposal key, reads task changes back, writes scores, and
+sends email exactly once per idempotency key.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Any, Protocol, runtime_checkable
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
+
+from connectors.errors import BadRecordError
+
+MAX_NOTE_CHARS = 20_000
+MAX_TEXT_CHARS = 255
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class ProposalKind(StrEnum):
+    """What a review task asks the rep to decide on."""
+
+    DRAFT = "draft"
+    SCORE_OVERRIDE = "score_override"
+
+
+class TaskStatus(StrEnum):
+    """CRM-neutral task status, mapped from each CRM's own picklist."""
+
+    NOT_STARTED = "not_started"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    DEFERRED = "deferred"
+
+
+class TaskDecision(StrEnum):
+    """The rep's decision as read back from a task."""
+
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class SyncCursor:
+    """Where an incremental read resumes: the CRM's modification stamp plus record id."""
+
+    modified_at: datetime
+    last_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RawLead:
+    """One lead as the CRM returned it, before validation."""
+
+    crm_id: str
+    modified_at: datetime
+    fields: Mapping[str, Any]
+    deleted: bool = False
+
+
+class EngagementEvent(BaseModel):
+    """A dated touch point: a page view, an email open, a form fill, a webinar."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: str = Field(min_length=1, max_length=40)
+    detail: str = Field(default="", max_length=MAX_TEXT_CHARS)
+    at: datetime
+
+    @field_validator("at")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _clean_text(value: str, *, limit: int) -> str:
+    if "\x00" in value:
+        raise ValueError("contains a NUL byte")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError("is not valid unicode (lone surrogate)") from exc
+    bad = [ch for ch in value if unicodedata.category(ch) == "Cc" and ch not in "\n\r\t"]
+    if bad:
+        raise ValueError(f"contains control character U+{ord(bad[0]):04X}")
+    value = unicodedata.normalize("NFC", value).strip()
+    if len(value) > limit:
+        raise ValueError(f"is {len(value):,} characters; at most {limit:,} are accepted")
+    return value
+
+
+class Lead(BaseModel):
+    """A validated lead: the record scoring and drafting work from."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    crm_id: str = Field(min_length=1, max_length=64)
+    email: str
+    first_name: str = ""
+    last_name: str = ""
+    title: str = ""
+    company: str = ""
+    industry: str = ""
+    employees: int | None = Field(default=None, ge=0, le=5_000_000)
+    country: str = ""
+    lead_source: str = ""
+    status: str = "open"
+    owner_id: str = Field(min_length=1)
+    past_purchases: int = Field(default=0, ge=0)
+    lifetime_value: float = Field(default=0.0, ge=0)
+    email_opt_out: bool = False
+    notes: str = ""
+    events: tuple[EngagementEvent, ...] = ()
+    created_at: datetime | None = None
+    modified_at: datetime
+
+    @field_validator(
+        "first_name", "last_name", "title", "company", "industry", "country",
+        "lead_source", "status", mode="before",
+    )
+    @classmethod
+    def _short_text(cls, value: Any) -> str:
+        if value is None:
+            return ""
+        if not isinstance(value, str):
+            raise ValueError("expected text")
+        return _clean_text(value, limit=MAX_TEXT_CHARS)
+
+    @field_validator("notes", mode="before")
+    @classmethod
+    def _notes(cls, value: Any) -> str:
+        if value is None:
+            return ""
+        if not isinstance(value, str):
+            raise ValueError("expected text")
+        return _clean_text(value, limit=MAX_NOTE_CHARS)
+
+    @field_validator("email", mode="before")
+    @classmethod
+    def _email(cls, value: Any) -> str:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            raise ValueError("is missing; every lead needs an email address")
+        if not isinstance(value, str):
+            raise ValueError("expected text")
+        value = _clean_text(value, limit=254).lower()
+        if not _EMAIL_RE.match(value):
+            raise ValueError(f"{value!r} is not an email address")
+        return value
+
+    @field_validator("employees", mode="before")
+    @classmethod
+    def _employees(cls, value: Any) -> Any:
+        if value is None or value == "":
+            return None
+        if isinstance(value, bool):
+            raise ValueError("expected a whole number of employees")
+        if isinstance(value, str):
+            text = value.replace(",", "").strip()
+            if not text.isdigit():
+                raise ValueError(f"expected a whole number of employees, got {value!r}")
+            return int(text)
+        return value
+
+    @field_validator("created_at", "modified_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+def parse_lead(raw: RawLead) -> Lead:
+    """Validate a raw lead into a :class:`Lead`.
+
+    Args:
+        raw: the lead as the connector read it.
+
+    Returns:
+        The validated lead.
+
+    Raises:
+        BadRecordError: one message naming every field that is wrong and what is expected.
+    """
+    try:
+        return Lead.model_validate(
+            {**raw.fields, "crm_id": raw.crm_id, "modified_at": raw.modified_at}
+        )
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors(include_url=False, include_input=False):
+            where = ".".join(str(p) for p in err["loc"]) or "lead"
+            message = err["msg"].removeprefix("Value error, ")
+            problems.append(f"{where}: {message}")
+        raise BadRecordError(raw.crm_id, "; ".join(problems)) from None
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """A CRM user who owns leads: a rep, optionally with a manager."""
+
+    owner_id: str
+    name: str
+    email: str
+    manager_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewTaskRequest:
+    """A pending task to create on a lead; ``proposal_key`` makes creation idempotent."""
+
+    proposal_key: str
+    kind: ProposalKind
+    lead_crm_id: str
+    owner_id: str
+    subject: str
+    body: str
+    due_date: date
+    proposed_score: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskWriteResult:
+    """The outcome of creating one review task; ``error`` is set instead of ``task_id``."""
+
+    proposal_key: str
+    task_id: str | None
+    created: bool = False
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskChange:
+    """A review task as it stands now in the CRM, read back during reconcile."""
+
+    task_id: str
+    proposal_key: str
+    status: TaskStatus
+    modified_at: datetime
+    decision: TaskDecision | None = None
+    final_text: str | None = None
+    final_score: int | None = None
+    reason: str | None = None
+    decided_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreWrite:
+    """A score and tier to write onto a lead's record."""
+
+    lead_crm_id: str
+    score: int
+    tier: str
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """The outcome of one record write; ``error`` names what the CRM refused."""
+
+    crm_id: str
+    ok: bool
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingEmail:
+    """An approved email; ``idempotency_key`` guarantees at most one send."""
+
+    idempotency_key: str
+    lead_crm_id: str
+    to: str
+    subject: str
+    body: str
+    from_owner_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    """A sent email as the CRM's email log records it."""
+
+    idempotency_key: str
+    message_id: str
+    sent_at: datetime
+    already_sent: bool = False
+
+
+@runtime_checkable
+class CRMConnector(Protocol):
+    """What leadloop needs from a CRM."""
+
+    name: str
+
+    def list_owners(self) -> list[Owner]:
+        """Every user who can own leads."""
+        ...
+
+    def fetch_leads(self, *, since: SyncCursor | None) -> Iterator[RawLead]:
+        """Leads changed at or after ``since`` in (modified_at, crm_id) order; all when None."""
+        ...
+
+    def write_scores(self, scores: Sequence[ScoreWrite]) -> list[WriteResult]:
+        """Write scores onto leads; one result per score, errors per record."""
+        ...
+
+    def upsert_review_tasks(self, tasks: Sequence[ReviewTaskRequest]) -> list[TaskWriteResult]:
+        """Create pending tasks; a task whose proposal key exists is returned, not duplicated."""
+        ...
+
+    def fetch_task_changes(self, *, since: SyncCursor | None) -> Iterator[TaskChange]:
+        """Review tasks changed at or after ``since``, in (modified_at, task_id) order."""
+        ...
+
+    def find_sent_email(self, idempotency_key: str) -> SendResult | None:
+        """The email already sent under this key, if any."""
+        ...
+
+    def send_email(self, email: OutgoingEmail) -> SendResult:
+        """Send once per idempotency key and log it on the lead; a repeat returns the first."""
+        ...
