@@ -1,0 +1,92 @@
+"""Pydantic schemas: what the HTTP API and the flows accept and return."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+MAX_FINAL_TEXT = 20_000
+
+
+class DecisionIn(BaseModel):
+    """A rep's decision on one proposal."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Literal["approve", "reject"]
+    final_text: str | None = Field(
+        default=None,
+        max_length=MAX_FINAL_TEXT,
+        description="Approve a draft with this edited email ('Subject: ...' first line optional).",
+    )
+    final_score: int | None = Field(
+        default=None, ge=0, le=100, description="Approve a score override with this score."
+    )
+    reason: str | None = Field(default=None, max_length=2_000)
+    decided_by: str = Field(min_length=1, max_length=64)
+    expected_version: int | None = Field(
+        default=None, ge=1, description="The proposal version you saw; a stale one gets 409."
+    )
+
+    @model_validator(mode="after")
+    def _reason_for_reject(self) -> DecisionIn:
+        if self.decision == "reject" and not (self.reason and self.reason.strip()):
+            raise ValueError("a rejection needs a reason")
+        if self.decision == "reject" and (self.final_text or self.final_score is not None):
+            raise ValueError("a rejection takes a reason, not final_text or final_score")
+        return self
+
+
+class DecisionOut(BaseModel):
+    """A stored decision: the label."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    decision: str
+    original_text: str | None
+    final_text: str | None
+    diff: str | None
+    edit_distance: int | None
+    original_score: int | None
+    final_score: int | None
+    reason: str | None
+    decided_by: str | None
+    decided_at: datetime
+    source: str
+
+
+class ProposalOut(BaseModel):
+    """A proposal as the API shows it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    key: str
+    kind: str
+    crm_id: str
+    owner_id: str
+    state: str
+    payload: dict[str, Any]
+    crm_task_id: str | None
+    weights_version: str | None
+    model_version: str | None
+    drafter_version: str | None
+    created_at: datetime
+    updated_at: datetime
+    expires_at: datetime | None
+    version: int
+
+
+class ProposalDetail(ProposalOut):
+    """A proposal with its decision, if any."""
+
+    decision: DecisionOut | None = None
+
+
+class ErrorOut(BaseModel):
+    """Every error response: a stable code and one clear message."""
+
+    code: str
+    message: str

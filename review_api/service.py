@@ -1,0 +1,215 @@
+"""Plain functions over the store: proposals, decisions, labels, the outbox, the audit trail.
+
+Decisions made in the CRM (reconciled) and through the API both go through :func:`decide`,
+so they move the same state machine and produce the same labels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from review_api.errors import BadDecisionError, ConflictError, ProposalNotFoundError
+from review_api.labels import edit_distance, text_diff
+from review_api.schemas import DecisionIn
+from review_api.store.models import AuditEvent, Decision, Lead, OutboxEmail, Proposal
+from review_api.taskbody import EmailText, parse_draft_task
+from review_api.workflow import ProposalEvent, ProposalState, transition
+
+DRAFT = "draft"
+SCORE_OVERRIDE = "score_override"
+
+
+def audit(
+    *, session: Session, event: str, actor: str, detail: dict[str, Any],
+    proposal_id: int | None = None, at: datetime | None = None,
+) -> None:
+    """Append one entry to the audit trail."""
+    entry = AuditEvent(proposal_id=proposal_id, event=event, actor=actor, detail=detail)
+    if at is not None:
+        entry.at = at
+    session.add(entry)
+
+
+def get(*, session: Session, proposal_id: int) -> Proposal | None:
+    """The proposal with this id, if any."""
+    return session.get(Proposal, proposal_id)
+
+
+def get_or_raise(*, session: Session, proposal_id: int) -> Proposal:
+    """The proposal with this id; ProposalNotFoundError otherwise."""
+    proposal = session.get(Proposal, proposal_id)
+    if proposal is None:
+        raise ProposalNotFoundError(proposal_id)
+    return proposal
+
+
+def get_by_key(*, session: Session, key: str) -> Proposal | None:
+    """The proposal with this idempotency key, if any."""
+    return session.scalars(select(Proposal).where(Proposal.key == key)).one_or_none()
+
+
+def list_proposals(
+    *, session: Session, state: str | None = None, kind: str | None = None,
+    owner_id: str | None = None, limit: int = 50, offset: int = 0,
+) -> Sequence[Proposal]:
+    """Proposals, newest first, filtered by state, kind and owner."""
+    query = select(Proposal).order_by(Proposal.id.desc()).limit(limit).offset(offset)
+    if state:
+        query = query.where(Proposal.state == state)
+    if kind:
+        query = query.where(Proposal.kind == kind)
+    if owner_id:
+        query = query.where(Proposal.owner_id == owner_id)
+    return session.scalars(query).all()
+
+
+def decision_for(*, session: Session, proposal_id: int) -> Decision | None:
+    """The decision taken on a proposal, if any."""
+    return session.scalars(
+        select(Decision).where(Decision.proposal_id == proposal_id)
+    ).one_or_none()
+
+
+def create_proposal(
+    *, session: Session, key: str, kind: str, crm_id: str, owner_id: str,
+    payload: dict[str, Any], expires_at: datetime, score_id: int | None = None,
+    weights_version: str | None = None, model_version: str | None = None,
+    drafter_version: str | None = None, audit_detail: dict[str, Any] | None = None,
+) -> tuple[Proposal, bool]:
+    """Record a pending proposal once per key; returns it and whether it is new."""
+    existing = get_by_key(session=session, key=key)
+    if existing is not None:
+        return existing, False
+    proposal = Proposal(
+        key=key, kind=kind, crm_id=crm_id, owner_id=owner_id, state=ProposalState.PENDING,
+        payload=payload, expires_at=expires_at, score_id=score_id,
+        weights_version=weights_version, model_version=model_version,
+        drafter_version=drafter_version,
+    )
+    session.add(proposal)
+    session.flush()
+    audit(
+        session=session, proposal_id=proposal.id, event="proposed", actor="leadloop",
+        detail=audit_detail or {"kind": kind},
+    )
+    return proposal, True
+
+
+def _original_email(proposal: Proposal) -> EmailText:
+    return EmailText(subject=proposal.payload["subject"], body=proposal.payload["body"])
+
+
+def decide(
+    *, session: Session, proposal: Proposal, decision: DecisionIn, source: str, now: datetime,
+) -> Decision:
+    """Apply a rep's decision: move the state, store the label, queue an approved email.
+
+    Raises:
+        ConflictError: the proposal changed since the version the rep saw.
+        InvalidTransitionError: the proposal is no longer pending.
+        BadDecisionError: the decision does not fit the proposal's kind.
+    """
+    if decision.expected_version is not None and decision.expected_version != proposal.version:
+        raise ConflictError(
+            f"proposal {proposal.id} is at version {proposal.version}, "
+            f"not {decision.expected_version}; reload it and decide again"
+        )
+    state = ProposalState(proposal.state)
+    event = ProposalEvent.APPROVE if decision.decision == "approve" else ProposalEvent.REJECT
+    new_state = transition(state, event)
+
+    label = Decision(
+        proposal_id=proposal.id, decision="approved" if event is ProposalEvent.APPROVE
+        else "rejected", reason=decision.reason, decided_by=decision.decided_by,
+        decided_at=now, source=source,
+    )
+    if proposal.kind == DRAFT:
+        if decision.final_score is not None:
+            raise BadDecisionError("a draft takes final_text, not final_score")
+        original = _original_email(proposal)
+        label.original_text = original.as_text()
+        if event is ProposalEvent.APPROVE:
+            final = (
+                parse_draft_task(decision.final_text, fallback_subject=original.subject)
+                if decision.final_text is not None else original
+            )
+            if not final.body.strip():
+                raise BadDecisionError("the approved email is empty; reject it instead")
+            label.final_text = final.as_text()
+            label.diff = text_diff(label.original_text, label.final_text)
+            label.edit_distance = edit_distance(label.original_text, label.final_text)
+            _enqueue(session=session, proposal=proposal, email=final)
+    else:
+        if decision.final_text is not None:
+            raise BadDecisionError("a score override takes final_score, not final_text")
+        proposed = int(proposal.payload["new_score"])
+        label.original_score = proposed
+        if event is ProposalEvent.APPROVE:
+            final_score = decision.final_score if decision.final_score is not None else proposed
+            label.final_score = final_score
+            tiers = proposal.payload["tier_thresholds"]
+            _apply_score(session=session, crm_id=proposal.crm_id, score=final_score,
+                         tier=tier_for(final_score, tiers))
+
+    proposal.state = new_state
+    session.add(label)
+    session.flush()
+    audit(
+        session=session, proposal_id=proposal.id, event=f"decision_{label.decision}",
+        actor=decision.decided_by, at=now,
+        detail={"source": source, "reason": decision.reason, "edit_distance": label.edit_distance,
+                "final_score": label.final_score, "final_text": label.final_text},
+    )
+    return label
+
+
+def tier_for(score: int, thresholds: dict[str, int]) -> str:
+    """The tier a score falls in, given thresholds such as {"A": 70, "B": 45, "C": 25}."""
+    for tier, floor in sorted(thresholds.items(), key=lambda kv: -kv[1]):
+        if score >= floor:
+            return tier
+    return "D"
+
+
+def _apply_score(*, session: Session, crm_id: str, score: int, tier: str) -> None:
+    lead = session.get(Lead, crm_id)
+    if lead is not None:
+        lead.effective_score = score
+        lead.effective_tier = tier
+
+
+def _enqueue(*, session: Session, proposal: Proposal, email: EmailText) -> None:
+    lead = session.get(Lead, proposal.crm_id)
+    to = lead.email if lead is not None else proposal.payload["to"]
+    session.add(
+        OutboxEmail(
+            proposal_id=proposal.id, idempotency_key=proposal.key, crm_id=proposal.crm_id,
+            owner_id=proposal.owner_id, to_address=to, subject=email.subject, body=email.body,
+        )
+    )
+
+
+def expire_due(*, session: Session, now: datetime) -> int:
+    """Expire every pending proposal past its time; an expired draft is never sent."""
+    due = session.scalars(
+        select(Proposal).where(
+            Proposal.state == ProposalState.PENDING, Proposal.expires_at <= now
+        )
+    ).all()
+    for proposal in due:
+        proposal.state = transition(ProposalState.PENDING, ProposalEvent.EXPIRE)
+        audit(session=session, proposal_id=proposal.id, event="expired", actor="leadloop",
+              detail={"expires_at": proposal.expires_at.isoformat() if proposal.expires_at
+                      else None}, at=now)
+    return len(due)
+
+
+def counts_by(*, session: Session, column: Any, model: Any) -> dict[str, int]:
+    """Row counts of ``model`` grouped by ``column``."""
+    rows = session.execute(select(column, func.count()).select_from(model).group_by(column))
+    return {str(key): int(n) for key, n in rows}
