@@ -1,0 +1,49 @@
+"""The `leadloop` command: one typer app, sub-commands grouped by who uses them."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from connectors.errors import ConnectorError
+from drafting.errors import DraftingError
+from leadloop.cli import config, review, sandbox, steps
+from leadloop.cli.common import err_console
+from leadloop.errors import LeadloopError
+from review_api.errors import ReviewError
+from scoring.errors import ScoringError
+
+app = typer.Typer(
+    help="leadloop: lead scoring and outreach with a human in the loop.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(config.app, name="config")
+app.add_typer(sandbox.app, name="sandbox")
+app.add_typer(review.app, name="review")
+steps.register(app)
+
+
+@app.command()
+def demo(
+    leads: int = typer.Option(500, min=20, max=50_000, help="How many sandbox leads to seed."),
+    seed: int = typer.Option(7, help="Random seed for leads and for the reps' decisions."),
+) -> None:
+    """Run the whole loop on the sandbox CRM, with simulated reps, and print a summary."""
+    from leadloop.demo import print_summary, run_demo
+    from leadloop.cli.common import settings
+
+    print_summary(run_demo(settings(), leads=leads, seed=seed))
+
+
+def main() -> None:
+    """Entry point: bad input becomes one clear line and a non-zero exit, never a traceback."""
+    try:
+        app()
+    except LeadloopError as exc:
+        err_console.print(f"[red]error:[/red] {exc}", highlight=False)
+        sys.exit(exc.exit_code)
+    except (ConnectorError, ScoringError, DraftingError, ReviewError) as exc:
+        err_console.print(f"[red]error:[/red] {exc}", highlight=False)
+        sys.exit(1)

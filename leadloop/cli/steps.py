@@ -1,0 +1,148 @@
+"""The pipeline steps as commands: sync, score, propose, reconcile, send, run, serve."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from leadloop.cli.common import console, progress_bars, settings
+from leadloop.pipeline import (
+    Pipeline,
+    ProposeReport,
+    ReconcileReport,
+    ScoreReport,
+    SendReport,
+    SyncReport,
+)
+from leadloop.wiring import build_pipeline
+
+
+def _pipeline_run(step: str) -> object:
+    with progress_bars() as progress:
+        pipeline: Pipeline = build_pipeline(settings(), progress=progress)
+        try:
+            return getattr(pipeline, step)()
+        finally:
+            pipeline.store.close()
+
+
+def print_sync(report: SyncReport, *, full: bool) -> None:
+    console.print(
+        f"sync run {report.run_id}: fetched {report.fetched}, stored {report.stored}, "
+        f"unchanged {report.unchanged}, deleted {report.deleted}, skipped {len(report.skipped)}"
+    )
+    if report.skipped:
+        shown = report.skipped if full else report.skipped[:5]
+        table = Table("lead", "why it was skipped", title="skipped leads")
+        for crm_id, reason in shown:
+            table.add_row(crm_id, reason)
+        console.print(table)
+        if not full and len(report.skipped) > len(shown):
+            console.print(f"... {len(report.skipped) - len(shown)} more: leadloop sync --report")
+
+
+def print_score(report: ScoreReport) -> None:
+    console.print(
+        f"scored {report.scored} lead(s): {report.changed} changed, "
+        f"{report.overrides_proposed} score override(s) proposed for approval, "
+        f"{report.written_back} written back to the CRM"
+    )
+    for error in report.write_errors[:10]:
+        console.print(f"  write refused: {error}")
+
+
+def print_propose(report: ProposeReport) -> None:
+    console.print(
+        f"proposed {report.drafts_proposed} draft(s); CRM tasks created {report.tasks_created}, "
+        f"already there {report.tasks_existing}, failed {len(report.task_errors)}"
+        + (f"; {report.fallbacks} draft(s) fell back to templates" if report.fallbacks else "")
+    )
+    for error in report.task_errors[:10]:
+        console.print(f"  task not created: {error}")
+
+
+def print_reconcile(report: ReconcileReport) -> None:
+    console.print(
+        f"reconciled {report.changes} task change(s): {report.approved} approved, "
+        f"{report.rejected} rejected, {report.already_decided} already decided, "
+        f"{report.unknown} unknown, {report.expired} proposal(s) expired"
+    )
+    for error in report.errors[:10]:
+        console.print(f"  refused: {error}")
+
+
+def print_send(report: SendReport) -> None:
+    console.print(
+        f"sent {report.sent} email(s); {report.already_sent} found already sent, "
+        f"{report.failed} failed (will retry), {report.refused} refused"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add the step commands to the top-level app."""
+
+    @app.command()
+    def sync(
+        report: bool = typer.Option(False, "--report", help="List every skipped lead."),
+    ) -> None:
+        """Read new and changed leads from the CRM."""
+        result = _pipeline_run("sync")
+        assert isinstance(result, SyncReport)
+        print_sync(result, full=report)
+
+    @app.command()
+    def score() -> None:
+        """Score every lead with the admin's weights; guarded tier changes await approval."""
+        result = _pipeline_run("score")
+        assert isinstance(result, ScoreReport)
+        print_score(result)
+
+    @app.command()
+    def propose() -> None:
+        """Draft emails and write every proposal to the CRM as a pending task."""
+        result = _pipeline_run("propose")
+        assert isinstance(result, ProposeReport)
+        print_propose(result)
+
+    @app.command()
+    def reconcile() -> None:
+        """Read the reps' decisions back from the CRM and log them as labels."""
+        result = _pipeline_run("reconcile")
+        assert isinstance(result, ReconcileReport)
+        print_reconcile(result)
+
+    @app.command()
+    def send() -> None:
+        """Send approved drafts from the outbox, exactly once each."""
+        result = _pipeline_run("send")
+        assert isinstance(result, SendReport)
+        print_send(result)
+
+    @app.command()
+    def run() -> None:
+        """Every step once: sync, score, propose, reconcile, send."""
+        with progress_bars() as progress:
+            pipeline = build_pipeline(settings(), progress=progress)
+            try:
+                print_sync(pipeline.sync(), full=False)
+                print_score(pipeline.score())
+                print_propose(pipeline.propose())
+                print_reconcile(pipeline.reconcile())
+                print_send(pipeline.send())
+            finally:
+                pipeline.store.close()
+
+    @app.command()
+    def serve(
+        host: str = typer.Option(None, help="Address to listen on (default from settings)."),
+        port: int = typer.Option(None, min=1, max=65535, help="Port (default from settings)."),
+    ) -> None:
+        """Run the review API."""
+        import uvicorn
+
+        from review_api.app import create_app
+        from leadloop.wiring import open_store
+
+        current = settings()
+        uvicorn.run(create_app(open_store(current)), host=host or current.api_host,
+                    port=port or current.api_port)

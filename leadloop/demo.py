@@ -1,0 +1,244 @@
+"""`leadloop demo`: the whole loop on the sandbox CRM, with reps played by a seeded script.
+
+Two rounds: the first scores fresh leads and proposes drafts; then a week passes, some leads
+show new interest, and scores that cross a guarded tier boundary become score overrides.
+Reps decide inside the sandbox CRM the way they would in a real one; reconcile turns those
+decisions into labels, and only approved drafts are sent.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+
+from connectors.sandbox import SandboxConnector, SandboxCRM
+from leadloop.errors import LeadloopError
+from leadloop.pipeline import Pipeline
+from leadloop.settings import Settings
+from leadloop.wiring import build_pipeline, open_store
+from review_api import service
+from review_api.store.models import (
+    Decision,
+    Lead,
+    OutboxEmail,
+    Proposal,
+    Score,
+    SyncSkip,
+)
+from review_api.taskbody import MARKER
+
+REJECT_REASONS = (
+    "not a fit right now",
+    "already in a conversation with this lead",
+    "tone is wrong for this account",
+    "wrong contact: should go to their manager",
+)
+SCORE_REJECT_REASONS = (
+    "activity was a student researching, not a buyer",
+    "account is already a customer of a partner",
+)
+# Every real CRM export holds a few broken records; the demo shows they are skipped, named.
+MESSY_LEADS: list[dict[str, Any]] = [
+    {"first_name": "No", "last_name": "Email", "company": "Nowhere GmbH", "email": None},
+    {"first_name": "Lots", "last_name": "Ofpeople", "company": "Vague Inc",
+     "email": "lots@vague.example", "employees": "lots"},
+    {"first_name": "Long", "last_name": "Notes", "company": "Verbose Ltd",
+     "email": "long@verbose.example", "notes": "blah " * 20_000},
+    {"first_name": "Nul\x00l", "last_name": "Byte", "company": "Odd Unicode Co",
+     "email": "nul@odd.example"},
+]
+
+
+@dataclass
+class DemoSummary:
+    """What the demo did, counted from the store and from the CRM's own records."""
+
+    leads_in_crm: int = 0
+    leads_synced: int = 0
+    leads_skipped: int = 0
+    leads_scored: int = 0
+    proposals: dict[str, int] = field(default_factory=dict)
+    decisions: dict[str, int] = field(default_factory=dict)
+    labels_logged: int = 0
+    emails_sent: int = 0
+    sent_without_approval: int = 0
+    seconds: float = 0.0
+    store_url: str = ""
+    skipped_examples: list[tuple[str, str]] = field(default_factory=list)
+
+
+def run_demo(settings: Settings, *, leads: int, seed: int) -> DemoSummary:
+    """Seed the sandbox, run two rounds of the loop with simulated reps, and count."""
+    if settings.database_url is not None:
+        raise LeadloopError(
+            "leadloop demo starts from an empty embedded store and would not touch "
+            f"{settings.masked()['database_url']}; unset LEADLOOP_DATABASE_URL to run it"
+        )
+    started = time.perf_counter()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    for stale in ("leadloop.db", "leadloop.db-wal", "leadloop.db-shm",
+                  "sandbox.db", "sandbox.db-wal", "sandbox.db-shm"):
+        (settings.data_dir / stale).unlink(missing_ok=True)
+    if settings.sandbox_path is not None:
+        settings.sandbox_path.unlink(missing_ok=True)
+
+    crm = SandboxCRM(settings.sandbox_file)
+    crm.seed(leads, seed=seed)
+    owners = [o.owner_id for o in SandboxConnector(crm).list_owners()]
+    crm.add_leads([{**lead, "owner_id": owners[i % len(owners)]}
+                   for i, lead in enumerate(MESSY_LEADS)])
+    store = open_store(settings)
+    pipeline = build_pipeline(settings, store=store, connector=SandboxConnector(crm))
+    rng = random.Random(seed)
+    try:
+        # Round one: fresh leads are scored and the best get drafts.
+        pipeline.sync()
+        pipeline.score()
+        pipeline.propose()
+        _reps_decide_drafts(crm, rng)
+        pipeline.reconcile()
+        pipeline.send()
+
+        # A week passes: some leads come back to the pricing page or join a webinar.
+        week_later = datetime.now(UTC) + timedelta(days=7)
+        pipeline.clock = lambda: week_later
+        _new_interest(crm, rng, week_later)
+        pipeline.sync()
+        pipeline.score()
+        pipeline.propose()
+        _reps_decide_scores(crm, rng)
+        _reps_decide_drafts(crm, rng)
+        pipeline.reconcile()
+        pipeline.send()
+        summary = _summarise(pipeline, crm)
+    finally:
+        store.close()
+    summary.seconds = time.perf_counter() - started
+    summary.store_url = settings.masked()["store_url"]
+    return summary
+
+
+def _reps_decide_drafts(crm: SandboxCRM, rng: random.Random) -> None:
+    for task in crm.list_tasks(status="Not Started"):
+        if task.kind != "draft":
+            continue
+        roll = rng.random()
+        if roll < 0.55:
+            crm.approve_task(task.task_id, by=task.owner_id)
+        elif roll < 0.8:
+            crm.approve_task(task.task_id, by=task.owner_id,
+                             description=_rep_edit(task.description, rng))
+        else:
+            crm.reject_task(task.task_id, by=task.owner_id, reason=rng.choice(REJECT_REASONS))
+
+
+def _rep_edit(description: str, rng: random.Random) -> str:
+    """The kinds of edit reps make: a warmer opening, a shorter body, a concrete ask."""
+    email, sep, notes = description.partition(MARKER)
+    lines = email.rstrip("\n").split("\n")
+    choice = rng.randrange(3)
+    if choice == 0:
+        lines = [line.replace("Hi ", "Hello ", 1) if line.startswith("Hi ") else line
+                 for line in lines]
+        lines.insert(min(3, len(lines)), "Hope your week is going well.")
+    elif choice == 1:
+        paragraphs = "\n".join(lines).split("\n\n")
+        if len(paragraphs) > 3:
+            del paragraphs[2]
+        lines = "\n\n".join(paragraphs).split("\n")
+    else:
+        lines.insert(max(1, len(lines) - 2),
+                     "Would a 20-minute call on Tuesday or Thursday work for you?\n")
+    return "\n".join(lines) + "\n\n" + sep + notes
+
+
+def _reps_decide_scores(crm: SandboxCRM, rng: random.Random) -> None:
+    for task in crm.list_tasks(status="Not Started"):
+        if task.kind != "score_override":
+            continue
+        roll = rng.random()
+        if roll < 0.6:
+            crm.approve_task(task.task_id, by=task.owner_id)
+        elif roll < 0.8:
+            proposed = task.proposed_score if task.proposed_score is not None else 50
+            crm.set_final_score(task.task_id, by=task.owner_id,
+                                score=max(0, min(100, proposed - rng.randint(5, 15))))
+        else:
+            crm.reject_task(task.task_id, by=task.owner_id,
+                            reason=rng.choice(SCORE_REJECT_REASONS))
+
+
+def _new_interest(crm: SandboxCRM, rng: random.Random, now: datetime) -> None:
+    live = [lead for lead in crm.all_leads() if lead.get("status") == "open"]
+    for lead in rng.sample(live, k=max(1, len(live) // 8)):
+        events = list(lead.get("events") or [])
+        for day in sorted(rng.sample(range(1, 7), k=rng.randint(2, 4))):
+            events.append({"kind": "page_view", "detail": "/pricing",
+                           "at": (now - timedelta(days=day)).isoformat()})
+        if rng.random() < 0.5:
+            events.append({"kind": "webinar", "detail": "Product tour",
+                           "at": (now - timedelta(days=2)).isoformat()})
+        crm.update_lead(lead["crm_id"], events=events)
+
+
+def _summarise(pipeline: Pipeline, crm: SandboxCRM) -> DemoSummary:
+    summary = DemoSummary(leads_in_crm=crm.count_leads())
+    with pipeline.store.session() as session:
+        summary.leads_synced = session.scalar(select(func.count()).select_from(Lead)) or 0
+        summary.leads_skipped = session.scalar(
+            select(func.count(func.distinct(SyncSkip.crm_id)))) or 0
+        summary.skipped_examples = [
+            (s.crm_id, s.reason) for s in session.scalars(select(SyncSkip).limit(4))]
+        summary.leads_scored = session.scalar(
+            select(func.count(func.distinct(Score.crm_id)))) or 0
+        summary.proposals = service.counts_by(session=session, column=Proposal.kind,
+                                              model=Proposal)
+        for kind, decision, n in session.execute(
+            select(Proposal.kind, Decision.decision, func.count())
+            .join(Decision, Decision.proposal_id == Proposal.id)
+            .group_by(Proposal.kind, Decision.decision)
+        ):
+            summary.decisions[f"{kind} {decision}"] = int(n)
+        summary.labels_logged = session.scalar(select(func.count()).select_from(Decision)) or 0
+        approved_keys = set(session.scalars(
+            select(Proposal.key).join(Decision, Decision.proposal_id == Proposal.id)
+            .where(Decision.decision == "approved")))
+        summary.emails_sent = session.scalar(
+            select(func.count()).select_from(OutboxEmail).where(OutboxEmail.state == "sent")
+        ) or 0
+    # Counted from the CRM's own email log, not from our outbox: an email that left without
+    # an approved decision would show here even if our bookkeeping were wrong.
+    summary.sent_without_approval = sum(
+        1 for email in crm.sent_emails() if email.idempotency_key not in approved_keys)
+    return summary
+
+
+def print_summary(summary: DemoSummary) -> None:
+    """The demo's closing table."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    table = Table("", "count", title="leadloop demo")
+    table.add_row("leads in the sandbox CRM", str(summary.leads_in_crm))
+    table.add_row("leads synced", str(summary.leads_synced))
+    table.add_row("leads skipped (malformed)", str(summary.leads_skipped))
+    table.add_row("leads scored", str(summary.leads_scored))
+    for kind, n in sorted(summary.proposals.items()):
+        table.add_row(f"proposals: {kind}", str(n))
+    for kind, n in sorted(summary.decisions.items()):
+        table.add_row(f"decisions: {kind}", str(n))
+    table.add_row("labels logged", str(summary.labels_logged))
+    table.add_row("emails sent", str(summary.emails_sent))
+    style = "green" if summary.sent_without_approval == 0 else "bold red"
+    table.add_row("emails sent without approval", f"[{style}]{summary.sent_without_approval}")
+    console.print(table)
+    for crm_id, reason in summary.skipped_examples:
+        console.print(f"skipped {crm_id}: {reason}", highlight=False)
+    console.print(f"finished in {summary.seconds:.1f} s; the store is {summary.store_url}")
+    console.print("next: leadloop review list, leadloop serve, or open the store in a notebook")

@@ -1,0 +1,607 @@
+"""The pipeline steps: sync, score, propose, write back, reconcile, send.
+
+Each step commits its own work in batches and can be re-run at any point: a crash between
+two steps, or inside one, never loses a decision, never duplicates a CRM task (proposal keys
+are idempotency keys) and never sends an email twice or without approval.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from itertools import islice
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from connectors.base import (
+    CRMConnector,
+    OutgoingEmail,
+    ProposalKind,
+    RawLead,
+    ReviewTaskRequest,
+    ScoreWrite,
+    SyncCursor,
+    TaskChange,
+    TaskDecision,
+    parse_lead,
+)
+from connectors.errors import BadRecordError, ConnectorError
+from drafting import Drafter, LeadFacts
+from review_api import service
+from review_api.errors import InvalidTransitionError, ReviewError
+from review_api.schemas import DecisionIn
+from review_api.store.db import Store
+from review_api.store.models import Lead, LeadSnapshot, OutboxEmail, Proposal, Score, SyncRun
+from review_api.store.models import SyncCursor as CursorRow
+from review_api.store.models import SyncSkip
+from review_api.taskbody import EmailText, render_draft_task, render_score_task
+from review_api.workflow import ProposalEvent, ProposalState, may_send, transition
+from scoring import LeadScore, Weights, score_leads
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Progress = Callable[[str, int | None], Callable[[int], None]]
+BATCH = 200
+LEADS_STREAM = "leads"
+TASKS_STREAM = "tasks"
+MAX_SEND_ATTEMPTS = 5
+
+
+def _no_progress(_label: str, _total: int | None) -> Callable[[int], None]:
+    return lambda _n: None
+
+
+def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Lists of at most ``size`` items."""
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+@dataclass
+class SyncReport:
+    """What a sync read and what became of it."""
+
+    run_id: int = 0
+    fetched: int = 0
+    stored: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class ScoreReport:
+    scored: int = 0
+    changed: int = 0
+    overrides_proposed: int = 0
+    written_back: int = 0
+    write_errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ProposeReport:
+    drafts_proposed: int = 0
+    tasks_created: int = 0
+    tasks_existing: int = 0
+    task_errors: list[str] = field(default_factory=list)
+    fallbacks: int = 0
+
+
+@dataclass
+class ReconcileReport:
+    changes: int = 0
+    approved: int = 0
+    rejected: int = 0
+    already_decided: int = 0
+    unknown: int = 0
+    expired: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SendReport:
+    sent: int = 0
+    already_sent: int = 0
+    failed: int = 0
+    refused: int = 0
+
+
+class Pipeline:
+    """The steps of the loop over one store, one CRM connector, one set of weights."""
+
+    def __init__(
+        self, *, store: Store, connector: CRMConnector, weights: Weights, drafter: Drafter,
+        draft_tiers: Sequence[str] = ("A", "B"), max_drafts_per_run: int = 200,
+        proposal_ttl: timedelta = timedelta(hours=72), task_due: timedelta = timedelta(days=2),
+        lookback: timedelta = timedelta(seconds=5),
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        progress: Progress = _no_progress,
+    ) -> None:
+        self.store = store
+        self.connector = connector
+        self.weights = weights
+        self.drafter = drafter
+        self.draft_tiers = tuple(draft_tiers)
+        self.max_drafts_per_run = max_drafts_per_run
+        self.proposal_ttl = proposal_ttl
+        self.task_due = task_due
+        self.lookback = lookback
+        self.clock = clock
+        self.progress = progress
+        self._owners: dict[str, str] | None = None
+
+    # ----- cursors -------------------------------------------------------------------------
+    def _cursor(self, session: Session, stream: str) -> SyncCursor | None:
+        row = session.get(CursorRow, stream)
+        if row is None:
+            return None
+        # Read a little before the cursor: a CRM may commit a change with an earlier stamp
+        # after we read past it. Re-reads are harmless (snapshots and decisions dedupe).
+        return SyncCursor(row.modified_at - self.lookback, "" if self.lookback else row.last_id)
+
+    @staticmethod
+    def _advance(session: Session, stream: str, modified_at: datetime, last_id: str) -> None:
+        row = session.get(CursorRow, stream)
+        if row is None:
+            session.add(CursorRow(stream=stream, modified_at=modified_at, last_id=last_id))
+        elif (modified_at, last_id) > (row.modified_at, row.last_id):
+            row.modified_at, row.last_id = modified_at, last_id
+
+    # ----- sync ----------------------------------------------------------------------------
+    def sync(self) -> SyncReport:
+        """Read changed leads from the CRM into snapshots; malformed ones are skipped, named."""
+        report = SyncReport()
+        with self.store.session() as session:
+            run = SyncRun(connector=self.connector.name)
+            session.add(run)
+            session.flush()
+            report.run_id = run.id
+            since = self._cursor(session, LEADS_STREAM)
+        tick = self.progress("sync", None)
+        for batch in batched(self.connector.fetch_leads(since=since), BATCH):
+            with self.store.session() as session:
+                for raw in batch:
+                    self._store_lead(session, raw, report)
+                last = batch[-1]
+                # The cursor moves in the same transaction as the batch it covers.
+                self._advance(session, LEADS_STREAM, last.modified_at, last.crm_id)
+            report.fetched += len(batch)
+            tick(len(batch))
+        with self.store.session() as session:
+            run = session.get_one(SyncRun, report.run_id)
+            run.fetched, run.stored, run.unchanged = report.fetched, report.stored, report.unchanged
+            run.deleted, run.skipped = report.deleted, len(report.skipped)
+            run.finished_at = self.clock()
+        return report
+
+    def _store_lead(self, session: Session, raw: RawLead, report: SyncReport) -> None:
+        seen = session.scalars(
+            select(LeadSnapshot.id).where(
+                LeadSnapshot.crm_id == raw.crm_id,
+                LeadSnapshot.crm_modified_at == raw.modified_at,
+            )
+        ).first()
+        if seen is not None:
+            report.unchanged += 1
+            return
+        if raw.deleted:
+            lead = session.get(Lead, raw.crm_id)
+            if lead is not None and not lead.deleted:
+                snapshot = LeadSnapshot(
+                    crm_id=raw.crm_id, crm_modified_at=raw.modified_at,
+                    payload=_jsonable(dict(raw.fields)), deleted=True,
+                )
+                session.add(snapshot)
+                session.flush()
+                lead.deleted, lead.snapshot_id = True, snapshot.id
+                report.deleted += 1
+            return
+        try:
+            lead_record = parse_lead(raw)
+        except BadRecordError as exc:
+            report.skipped.append((raw.crm_id, exc.reason))
+            session.add(SyncSkip(run_id=report.run_id, crm_id=raw.crm_id, reason=exc.reason))
+            return
+        snapshot = LeadSnapshot(
+            crm_id=raw.crm_id, crm_modified_at=raw.modified_at,
+            payload=lead_record.model_dump(mode="json"),
+        )
+        session.add(snapshot)
+        session.flush()
+        lead = session.get(Lead, raw.crm_id)
+        if lead is None:
+            session.add(Lead(crm_id=raw.crm_id, snapshot_id=snapshot.id,
+                             owner_id=lead_record.owner_id, email=lead_record.email))
+        else:
+            lead.snapshot_id, lead.owner_id, lead.email = (
+                snapshot.id, lead_record.owner_id, lead_record.email)
+            lead.deleted = False
+        report.stored += 1
+
+    # ----- score ---------------------------------------------------------------------------
+    def score(self) -> ScoreReport:
+        """Score every live lead; a tier change the admin guards becomes a score override."""
+        report = ScoreReport()
+        now = self.clock()
+        writes: list[ScoreWrite] = []
+        with self.store.session() as session:
+            rows = session.execute(
+                select(Lead, LeadSnapshot).join(LeadSnapshot, Lead.snapshot_id == LeadSnapshot.id)
+                .where(Lead.deleted.is_(False))
+            ).all()
+            if not rows:
+                return report
+            snapshots = {lead.crm_id: snap for lead, snap in rows}
+            leads = {lead.crm_id: lead for lead, _ in rows}
+            results = score_leads([snap.payload for snap in snapshots.values()], self.weights,
+                                  now=now)
+            latest = _latest_scores(session, list(leads))
+            tick = self.progress("score", len(results))
+            for result in results:
+                lead, snap = leads[result.crm_id], snapshots[result.crm_id]
+                report.scored += 1
+                previous = latest.get(result.crm_id)
+                if previous is None or (
+                    previous.score, previous.tier, previous.snapshot_id, previous.weights_version
+                ) != (result.score, result.tier, snap.id, result.weights_version):
+                    score_row = Score(
+                        crm_id=result.crm_id, snapshot_id=snap.id, score=result.score,
+                        tier=result.tier, factors=_factors(result),
+                        weights_version=result.weights_version, model_version=None,
+                    )
+                    session.add(score_row)
+                    session.flush()
+                    report.changed += 1
+                    if self._apply_or_propose(session, lead, result, score_row, now, report):
+                        writes.append(ScoreWrite(lead.crm_id, result.score, result.tier))
+                tick(1)
+        for batch in batched(writes, BATCH):
+            for outcome in self.connector.write_scores(batch):
+                if outcome.ok:
+                    report.written_back += 1
+                else:
+                    report.write_errors.append(f"{outcome.crm_id}: {outcome.error}")
+        return report
+
+    def _apply_or_propose(
+        self, session: Session, lead: Lead, result: LeadScore, score_row: Score,
+        now: datetime, report: ScoreReport,
+    ) -> bool:
+        """Apply the new score, or propose it for approval; True when applied."""
+        old_tier = lead.effective_tier
+        if not self.weights.needs_approval(old_tier, result.tier):
+            _supersede_overrides(session, lead.crm_id, now)
+            lead.effective_score, lead.effective_tier = result.score, result.tier
+            return True
+        pending = session.scalars(
+            select(Proposal).where(Proposal.crm_id == lead.crm_id,
+                                   Proposal.kind == service.SCORE_OVERRIDE,
+                                   Proposal.state == ProposalState.PENDING)
+        ).all()
+        if any(p.payload["new_tier"] == result.tier for p in pending):
+            return False
+        _supersede_overrides(session, lead.crm_id, now)
+        key = f"score:{lead.crm_id}:{score_row.id}"
+        factors = [f["label"] for f in score_row.factors["items"]]
+        payload = {
+            "old_score": lead.effective_score, "old_tier": old_tier,
+            "new_score": result.score, "new_tier": result.tier, "factors": factors,
+            "tier_thresholds": self.weights.tier_thresholds(),
+            "subject": f"Score change to review: {old_tier} -> {result.tier}",
+            "description": render_score_task(
+                old_score=lead.effective_score, old_tier=old_tier, new_score=result.score,
+                new_tier=result.tier, factors=factors, proposal_key=key),
+        }
+        service.create_proposal(
+            session=session, key=key, kind=service.SCORE_OVERRIDE, crm_id=lead.crm_id,
+            owner_id=lead.owner_id, payload=payload, expires_at=now + self.proposal_ttl,
+            score_id=score_row.id, weights_version=result.weights_version,
+        )
+        report.overrides_proposed += 1
+        return False
+
+    # ----- propose -------------------------------------------------------------------------
+    def propose(self) -> ProposeReport:
+        """Draft emails for the leads the policy selects, then write pending tasks back."""
+        report = ProposeReport()
+        now = self.clock()
+        owners = self._owner_names()
+        with self.store.session() as session:
+            candidates = self._draft_candidates(session)
+        tick = self.progress("draft", len(candidates))
+        for batch in batched(candidates, 50):
+            with self.store.session() as session:
+                for lead, snap, score_row in batch:
+                    key = f"draft:{lead.crm_id}:{snap.id}"
+                    if service.get_by_key(session=session, key=key) is not None:
+                        continue
+                    factors = [f["label"] for f in score_row.factors["items"]]
+                    facts = LeadFacts.from_mapping({
+                        **snap.payload,
+                        "recent_activity": tuple(score_row.factors.get("activity", [])),
+                        "top_factors": tuple(factors), "score": lead.effective_score,
+                        "tier": lead.effective_tier,
+                        "rep_name": owners.get(lead.owner_id, ""),
+                    })
+                    draft = self.drafter.draft(facts)
+                    if draft.fallback_reason:
+                        report.fallbacks += 1
+                    email = EmailText(draft.subject, draft.body)
+                    payload: dict[str, Any] = {
+                        "subject": draft.subject, "body": draft.body, "to": lead.email,
+                        "facts_used": list(draft.facts_used), "template_id": draft.template_id,
+                        "fallback_reason": draft.fallback_reason, "factors": factors,
+                        "score": lead.effective_score, "tier": lead.effective_tier,
+                        "description": render_draft_task(
+                            email, score=lead.effective_score, tier=lead.effective_tier,
+                            factors=factors, proposal_key=key),
+                    }
+                    service.create_proposal(
+                        session=session, key=key, kind=service.DRAFT, crm_id=lead.crm_id,
+                        owner_id=lead.owner_id, payload=payload,
+                        expires_at=now + self.proposal_ttl, score_id=score_row.id,
+                        weights_version=score_row.weights_version,
+                        drafter_version=f"{draft.drafter}:{draft.drafter_version}",
+                        audit_detail={"kind": service.DRAFT, "inputs": asdict(facts),
+                                      "prompt": draft.prompt, "output": payload["body"],
+                                      "subject": draft.subject,
+                                      "token_usage": draft.token_usage,
+                                      "fallback_reason": draft.fallback_reason},
+                    )
+                    report.drafts_proposed += 1
+            tick(len(batch))
+        self.write_back(report)
+        return report
+
+    def _draft_candidates(self, session: Session) -> list[tuple[Lead, LeadSnapshot, Score]]:
+        busy = select(Proposal.crm_id).where(
+            Proposal.kind == service.DRAFT,
+            Proposal.state.in_([ProposalState.PENDING, ProposalState.APPROVED,
+                                ProposalState.SENT, ProposalState.SEND_FAILED]),
+        )
+        rows = session.execute(
+            select(Lead, LeadSnapshot)
+            .join(LeadSnapshot, Lead.snapshot_id == LeadSnapshot.id)
+            .where(Lead.deleted.is_(False), Lead.effective_tier.in_(self.draft_tiers),
+                   Lead.crm_id.not_in(busy))
+            .order_by(Lead.effective_score.desc(), Lead.crm_id)
+        ).all()
+        latest = _latest_scores(session, [lead.crm_id for lead, _ in rows])
+        chosen = []
+        for lead, snap in rows:
+            # Opted-out leads never get a draft, whatever the tiers say.
+            if snap.payload.get("email_opt_out") or snap.payload.get("status", "open") != "open":
+                continue
+            if lead.crm_id in latest:
+                chosen.append((lead, snap, latest[lead.crm_id]))
+            if len(chosen) >= self.max_drafts_per_run:
+                break
+        return chosen
+
+    def write_back(self, report: ProposeReport | None = None) -> ProposeReport:
+        """Create a pending CRM task for every proposal that has none yet (idempotent)."""
+        report = report or ProposeReport()
+        due = self.clock().date() + self.task_due
+        with self.store.session() as session:
+            waiting = session.scalars(
+                select(Proposal).where(Proposal.crm_task_id.is_(None),
+                                       Proposal.state == ProposalState.PENDING)
+                .order_by(Proposal.id)
+            ).all()
+            requests = [
+                (p.id, ReviewTaskRequest(
+                    proposal_key=p.key, kind=ProposalKind(p.kind), lead_crm_id=p.crm_id,
+                    owner_id=p.owner_id, subject=p.payload["subject"],
+                    body=p.payload["description"], due_date=due,
+                    proposed_score=p.payload.get("new_score")))
+                for p in waiting
+            ]
+        tick = self.progress("write back", len(requests))
+        for batch in batched(requests, BATCH):
+            results = self.connector.upsert_review_tasks([r for _, r in batch])
+            with self.store.session() as session:
+                for (proposal_id, _), result in zip(batch, results, strict=True):
+                    proposal = session.get_one(Proposal, proposal_id)
+                    if result.task_id is None:
+                        report.task_errors.append(f"{proposal.key}: {result.error}")
+                        service.audit(session=session, proposal_id=proposal_id,
+                                      event="task_write_failed", actor="leadloop",
+                                      detail={"error": result.error})
+                        continue
+                    proposal.crm_task_id = result.task_id
+                    if result.created:
+                        report.tasks_created += 1
+                    else:
+                        report.tasks_existing += 1
+                    service.audit(session=session, proposal_id=proposal_id,
+                                  event="task_written", actor="leadloop",
+                                  detail={"task_id": result.task_id, "created": result.created})
+            tick(len(batch))
+        return report
+
+    # ----- reconcile -----------------------------------------------------------------------
+    def reconcile(self) -> ReconcileReport:
+        """Read the reps' decisions from CRM tasks into labels; approved drafts join the outbox."""
+        report = ReconcileReport()
+        now = self.clock()
+        with self.store.session() as session:
+            since = self._cursor(session, TASKS_STREAM)
+        tick = self.progress("reconcile", None)
+        for batch in batched(self.connector.fetch_task_changes(since=since), BATCH):
+            with self.store.session() as session:
+                for change in batch:
+                    report.changes += 1
+                    self._apply_change(session, change, now, report)
+                last = batch[-1]
+                self._advance(session, TASKS_STREAM, last.modified_at, last.task_id)
+            tick(len(batch))
+        with self.store.session() as session:
+            report.expired = service.expire_due(session=session, now=now)
+        return report
+
+    def _apply_change(
+        self, session: Session, change: TaskChange, now: datetime, report: ReconcileReport
+    ) -> None:
+        if change.decision is None:
+            return
+        proposal = service.get_by_key(session=session, key=change.proposal_key)
+        if proposal is None:
+            report.unknown += 1
+            return
+        if proposal.state != ProposalState.PENDING:
+            report.already_decided += 1
+            return
+        if change.decision is TaskDecision.APPROVED:
+            decision = DecisionIn(
+                decision="approve",
+                final_text=change.final_text if proposal.kind == service.DRAFT else None,
+                final_score=change.final_score if proposal.kind != service.DRAFT else None,
+                decided_by=change.decided_by or proposal.owner_id,
+            )
+        else:
+            decision = DecisionIn(decision="reject", reason=change.reason or "no reason given",
+                                  decided_by=change.decided_by or proposal.owner_id)
+        try:
+            # decide() checks everything before it changes anything, so a refusal leaves
+            # the session clean and the rest of the batch goes on.
+            service.decide(session=session, proposal=proposal, decision=decision,
+                           source="crm", now=now)
+        except (ReviewError, ValueError) as exc:
+            report.errors.append(f"{change.proposal_key}: {exc}")
+            service.audit(session=session, proposal_id=proposal.id, event="reconcile_refused",
+                          actor="leadloop", detail={"error": str(exc), "task": change.task_id})
+            return
+        if decision.decision == "approve":
+            report.approved += 1
+        else:
+            report.rejected += 1
+
+    # ----- send ----------------------------------------------------------------------------
+    def send(self) -> SendReport:
+        """Send approved drafts from the outbox, exactly once each."""
+        report = SendReport()
+        with self.store.session() as session:
+            ids = session.scalars(
+                select(OutboxEmail.id).where(
+                    OutboxEmail.state.in_(["queued", "sending", "failed"]),
+                    OutboxEmail.attempts < MAX_SEND_ATTEMPTS,
+                ).order_by(OutboxEmail.id)
+            ).all()
+        tick = self.progress("send", len(ids))
+        for outbox_id in ids:
+            self._send_one(outbox_id, report)
+            tick(1)
+        return report
+
+    def _send_one(self, outbox_id: int, report: SendReport) -> None:
+        with self.store.session() as session:
+            row = session.get_one(OutboxEmail, outbox_id)
+            proposal = session.get_one(Proposal, row.proposal_id)
+            label = service.decision_for(session=session, proposal_id=proposal.id)
+            # Belt and braces: the outbox only ever holds approved drafts, but the send step
+            # checks the proposal and its label again before anything leaves.
+            if not may_send(ProposalState(proposal.state)) or label is None or (
+                label.decision != "approved"
+            ):
+                row.state = "refused"
+                service.audit(session=session, proposal_id=proposal.id, event="send_refused",
+                              actor="leadloop", detail={"state": proposal.state})
+                report.refused += 1
+                return
+            # Mark the attempt before sending: if we die mid-send, the next run finds this
+            # row 'sending' and asks the CRM's email log before sending again.
+            row.state, row.attempts = "sending", row.attempts + 1
+            email = OutgoingEmail(
+                idempotency_key=row.idempotency_key, lead_crm_id=row.crm_id, to=row.to_address,
+                subject=row.subject, body=row.body, from_owner_id=row.owner_id,
+            )
+        try:
+            result = self.connector.find_sent_email(email.idempotency_key)
+            if result is None:
+                result = self.connector.send_email(email)
+        except ConnectorError as exc:
+            with self.store.session() as session:
+                row = session.get_one(OutboxEmail, outbox_id)
+                proposal = session.get_one(Proposal, row.proposal_id)
+                row.state, row.last_error = "failed", str(exc)
+                if proposal.state == ProposalState.APPROVED:
+                    proposal.state = transition(ProposalState.APPROVED, ProposalEvent.SEND_FAILED)
+                service.audit(session=session, proposal_id=proposal.id, event="send_failed",
+                              actor="leadloop", detail={"error": str(exc)})
+            report.failed += 1
+            return
+        with self.store.session() as session:
+            row = session.get_one(OutboxEmail, outbox_id)
+            proposal = session.get_one(Proposal, row.proposal_id)
+            row.state, row.message_id, row.sent_at = "sent", result.message_id, result.sent_at
+            proposal.state = transition(ProposalState(proposal.state), ProposalEvent.SENT)
+            service.audit(session=session, proposal_id=proposal.id, event="sent",
+                          actor="leadloop",
+                          detail={"message_id": result.message_id, "to": row.to_address,
+                                  "already_sent": result.already_sent or None})
+        if result.already_sent:
+            report.already_sent += 1
+        else:
+            report.sent += 1
+
+    # ----- all -----------------------------------------------------------------------------
+    def run(self) -> dict[str, Any]:
+        """Every step once, in order."""
+        return {
+            "sync": self.sync(), "score": self.score(), "propose": self.propose(),
+            "reconcile": self.reconcile(), "send": self.send(),
+        }
+
+    def _owner_names(self) -> dict[str, str]:
+        if self._owners is None:
+            self._owners = {o.owner_id: o.name for o in self.connector.list_owners()}
+        return self._owners
+
+
+def _factors(result: LeadScore) -> dict[str, Any]:
+    return {
+        "items": [{"label": f.label, "points": f.points} for f in result.factors],
+        "activity": [f.label for f in result.factors if f.group == "engagement"],
+    }
+
+
+def _latest_scores(session: Session, crm_ids: Sequence[str]) -> dict[str, Score]:
+    latest: dict[str, Score] = {}
+    for chunk in batched(crm_ids, 500):
+        for row in session.scalars(
+            select(Score).where(Score.crm_id.in_(chunk)).order_by(Score.id)
+        ):
+            latest[row.crm_id] = row
+    return latest
+
+
+def _supersede_overrides(session: Session, crm_id: str, now: datetime) -> None:
+    for proposal in session.scalars(
+        select(Proposal).where(Proposal.crm_id == crm_id,
+                               Proposal.kind == service.SCORE_OVERRIDE,
+                               Proposal.state == ProposalState.PENDING)
+    ):
+        try:
+            proposal.state = transition(ProposalState.PENDING, ProposalEvent.SUPERSEDE)
+        except InvalidTransitionError:  # pragma: no cover - guarded by the query
+            continue
+        service.audit(session=session, proposal_id=proposal.id, event="superseded",
+                      actor="leadloop", detail={"reason": "a newer score replaced it"}, at=now)
+
+
+def _jsonable(fields: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in fields.items():
+        if isinstance(value, datetime):
+            out[key] = value.isoformat()
+        elif isinstance(value, str | int | float | bool | type(None) | list | dict):
+            out[key] = value
+        else:
+            out[key] = str(value)
+    return out

@@ -1,0 +1,161 @@
+"""The one settings object: ``LEADLOOP_*`` environment variables over an optional ``leadloop.toml``.
+
+Nothing else in leadloop reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from leadloop.errors import SettingsError
+
+CONFIG_FILE_ENV = "LEADLOOP_CONFIG"
+DEFAULT_CONFIG_FILE = "leadloop.toml"
+TIERS = ("A", "B", "C", "D")
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set. Each field documents its env var as LEADLOOP_<NAME>."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LEADLOOP_",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    data_dir: Path = Field(
+        default=Path(".leadloop"),
+        description="Where the SQLite store, the sandbox CRM and model files live.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; default a SQLite file in data_dir. "
+        "Use postgresql+psycopg://user@host/db for PostgreSQL.",
+    )
+    crm: Literal["sandbox"] = Field(
+        default="sandbox",
+        description="Which CRM to sync with. Only the sandbox exists so far.",
+    )
+    sandbox_path: Path | None = Field(
+        default=None, description="The sandbox CRM's SQLite file; default data_dir/sandbox.db."
+    )
+    weights_path: Path | None = Field(
+        default=None, description="The admin's weights file (TOML); default the shipped one."
+    )
+    templates_path: Path | None = Field(
+        default=None, description="Email templates (TOML); default the shipped ones."
+    )
+    drafter: str = Field(
+        default="template",
+        description="'template', or a chat model such as 'openai:gpt-4o-mini'.",
+    )
+    llm_api_key: SecretStr | None = Field(
+        default=None, description="API key handed to the chat model provider."
+    )
+    draft_tiers: list[str] = Field(
+        default=["A", "B"], description="Leads in these tiers get a draft proposed."
+    )
+    max_drafts_per_run: int = Field(default=200, ge=0, le=100_000)
+    proposal_ttl_hours: int = Field(default=72, ge=1, le=24 * 90)
+    task_due_days: int = Field(default=2, ge=0, le=60)
+    sync_lookback_seconds: int = Field(
+        default=5, ge=0, le=3600, description="Re-read this much before the cursor."
+    )
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=1, le=65535)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = os.environ.get(CONFIG_FILE_ENV, DEFAULT_CONFIG_FILE)
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=toml_file),
+        )
+
+    @field_validator("draft_tiers")
+    @classmethod
+    def _tiers(cls, value: list[str]) -> list[str]:
+        wrong = [t for t in value if t.upper() not in TIERS]
+        if wrong:
+            raise ValueError(f"expected tiers among {', '.join(TIERS)}, got {wrong}")
+        return [t.upper() for t in value]
+
+    @field_validator("database_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("expected a sqlite:/// or postgresql+psycopg:// URL")
+        return value
+
+    @cached_property
+    def store_url(self) -> str:
+        """The database URL actually used."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'leadloop.db').resolve()}"
+
+    @cached_property
+    def sandbox_file(self) -> Path:
+        """The sandbox CRM file actually used."""
+        return self.sandbox_path or self.data_dir / "sandbox.db"
+
+    def masked(self) -> dict[str, Any]:
+        """The effective settings with secrets masked, for ``leadloop config show``."""
+        shown = self.model_dump(mode="json")
+        for name, value in self.model_dump().items():
+            if isinstance(value, SecretStr):
+                shown[name] = "**********"
+        shown["store_url"] = _mask_url(self.store_url)
+        if self.database_url:
+            shown["database_url"] = _mask_url(self.database_url)
+        shown["sandbox_file"] = str(self.sandbox_file)
+        return shown
+
+
+def _mask_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings once; a bad value raises SettingsError naming the key and the form."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        key = ".".join(str(p) for p in first["loc"])
+        more = len(exc.errors()) - 1
+        extra = f"; and {more} more problem(s)" if more else ""
+        if first["type"] == "extra_forbidden":
+            known = ", ".join(Settings.model_fields)
+            raise SettingsError(f"unknown setting {key!r}; known settings: {known}") from None
+        env = f"LEADLOOP_{key.split('.')[0].upper()}"
+        message = first["msg"].removeprefix("Value error, ")
+        given = first.get("input")
+        got = "" if isinstance(given, dict | list) else f" (got {given!r})"
+        raise SettingsError(f"setting {key} ({env}): {message}{got}{extra}") from None
+    except (OSError, ValueError) as exc:  # an unreadable or malformed leadloop.toml
+        where = os.environ.get(CONFIG_FILE_ENV, DEFAULT_CONFIG_FILE)
+        raise SettingsError(f"{where}: not valid TOML: {exc}") from None

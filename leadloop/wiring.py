@@ -1,0 +1,63 @@
+"""Builds the parts named by the settings: store, CRM connector, weights, drafter, pipeline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from connectors.base import CRMConnector
+from connectors.sandbox import SandboxConnector, SandboxCRM
+from drafting import Drafter, build_drafter
+from leadloop.pipeline import Pipeline, Progress, _no_progress
+from leadloop.settings import Settings
+from review_api.store.db import Store
+from scoring import Weights, default_weights_path, load_weights
+
+
+def open_store(settings: Settings) -> Store:
+    """The store, migrated to the newest schema."""
+    if settings.database_url is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return Store.open(settings.store_url)
+
+
+def open_sandbox(settings: Settings) -> SandboxCRM:
+    """The sandbox CRM's file, created if new."""
+    path: Path = settings.sandbox_file
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return SandboxCRM(path)
+
+
+def open_connector(settings: Settings) -> CRMConnector:
+    """The CRM connector the settings name."""
+    return SandboxConnector(open_sandbox(settings))
+
+
+def load_admin_weights(settings: Settings) -> Weights:
+    """The admin's weights, or the shipped defaults."""
+    return load_weights(settings.weights_path or default_weights_path())
+
+
+def open_drafter(settings: Settings) -> Drafter:
+    """The drafter the settings name."""
+    return build_drafter(settings.drafter, templates_path=settings.templates_path)
+
+
+def build_pipeline(
+    settings: Settings, *, store: Store | None = None, connector: CRMConnector | None = None,
+    progress: Progress = _no_progress,
+) -> Pipeline:
+    """A pipeline wired as the settings say."""
+    from datetime import timedelta
+
+    return Pipeline(
+        store=store or open_store(settings),
+        connector=connector or open_connector(settings),
+        weights=load_admin_weights(settings),
+        drafter=open_drafter(settings),
+        draft_tiers=settings.draft_tiers,
+        max_drafts_per_run=settings.max_drafts_per_run,
+        proposal_ttl=timedelta(hours=settings.proposal_ttl_hours),
+        task_due=timedelta(days=settings.task_due_days),
+        lookback=timedelta(seconds=settings.sync_lookback_seconds),
+        progress=progress,
+    )
