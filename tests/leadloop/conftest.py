@@ -1,0 +1,44 @@
+"""A sandbox CRM and a store wired into a pipeline, for the app's tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from connectors.sandbox import SandboxConnector, SandboxCRM
+from drafting import TemplateDrafter
+from leadloop.pipeline import Pipeline
+from review_api.store.db import Store
+from scoring import default_weights_path, load_weights
+
+NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+
+def make_pipeline(store: Store, crm: SandboxCRM, **kw: object) -> Pipeline:
+    return Pipeline(
+        store=store, connector=SandboxConnector(crm),
+        weights=load_weights(default_weights_path()), drafter=TemplateDrafter(),
+        clock=lambda: NOW, **kw,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+def crm(tmp_path: Path) -> SandboxCRM:
+    sandbox = SandboxCRM(tmp_path / "sandbox.db")
+    sandbox.seed(80, seed=11, now=NOW)
+    return sandbox
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Iterator[Store]:
+    store = Store.open(f"sqlite:///{tmp_path / 'store.db'}")
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def pipeline(sqlite_store: Store, crm: SandboxCRM) -> Pipeline:
+    return make_pipeline(sqlite_store, crm)
