@@ -1,0 +1,54 @@
+"""Drafting: first-touch emails from a lead's facts, for a rep to review.
+
+``TemplateDrafter`` is the grounded default (no LLM); ``LLMDrafter`` drives any langchain
+chat model and falls back to the templates. ``build_drafter`` picks one from a spec string.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from drafting.base import Draft, Drafter, LeadFacts
+from drafting.errors import DrafterConfigError, DraftingError, LLMOutputError, TemplateError
+from drafting.llm import LLMDrafter
+from drafting.template import TemplateDrafter
+
+__all__ = [
+    "Draft",
+    "Drafter",
+    "DrafterConfigError",
+    "DraftingError",
+    "LLMDrafter",
+    "LLMOutputError",
+    "LeadFacts",
+    "TemplateDrafter",
+    "TemplateError",
+    "build_drafter",
+]
+
+
+def build_drafter(spec: str, *, templates_path: Path | None = None) -> Drafter:
+    """Build the drafter a spec names.
+
+    Args:
+        spec: ``"template"`` for the grounded templates, or a model spec
+            ``"provider:model"`` (e.g. ``"openai:gpt-4o-mini"``) for an LLM drafter that
+            falls back to the templates.
+        templates_path: A templates file; the packaged defaults when None.
+
+    Returns:
+        The drafter.
+
+    Raises:
+        DrafterConfigError: The spec is neither, or the model cannot be built.
+        TemplateError: The templates file is invalid.
+    """
+    spec = spec.strip()
+    if spec == "template":
+        return TemplateDrafter(templates_path)
+    if ":" in spec:
+        return LLMDrafter.from_spec(spec, fallback=TemplateDrafter(templates_path))
+    raise DrafterConfigError(
+        f"unknown drafter {spec!r}; expected 'template' or a model spec 'provider:model' "
+        "such as 'openai:gpt-4o-mini'"
+    )
