@@ -156,10 +156,10 @@ class Lead(BaseModel):
             raise ValueError("is missing; every lead needs an email address")
         if not isinstance(value, str):
             raise ValueError("expected text")
-        value = _clean_text(value, limit=254).lower()
-        if not _EMAIL_RE.match(value):
-            raise ValueError(f"{value!r} is not an email address")
-        return value
+        text = _clean_text(value, limit=254).lower()
+        if not _EMAIL_RE.match(text):
+            raise ValueError(f"{text!r} is not an email address")
+        return text
 
     @field_validator("employees", mode="before")
     @classmethod
