@@ -174,7 +174,7 @@ def _reps_decide_scores(crm: SandboxCRM, rng: random.Random) -> None:
 
 
 def _new_interest(crm: SandboxCRM, rng: random.Random, now: datetime) -> None:
-    live = [lead for lead in crm.all_leads() if lead.get("status") == "open"]
+    live = [lead for lead in crm.list_leads() if lead.get("status") == "open"]
     for lead in rng.sample(live, k=max(1, len(live) // 8)):
         events = list(lead.get("events") or [])
         for day in sorted(rng.sample(range(1, 7), k=rng.randint(2, 4))):

@@ -566,7 +566,9 @@ class Pipeline:
 
 def _factors(result: LeadScore) -> dict[str, Any]:
     return {
-        "items": [{"label": f.label, "points": f.points} for f in result.factors],
+        "items": [{"label": str(f), "points": f.points, "group": f.group}
+                  for f in result.factors],
+        # Engagement reasons without their points read as recent activity in a draft.
         "activity": [f.label for f in result.factors if f.group == "engagement"],
     }
 

@@ -210,8 +210,11 @@ def test_score_override_waits_for_approval(pipeline: Pipeline, crm: SandboxCRM) 
     pipeline.sync()
     pipeline.score()
     with pipeline.store.session() as session:
-        lead = session.scalars(select(Lead).where(Lead.effective_tier.in_(["C", "D"]))).first()
-        assert lead is not None
+        lead, _ = session.execute(
+            select(Lead, LeadSnapshot).join(LeadSnapshot, Lead.snapshot_id == LeadSnapshot.id)
+            .where(Lead.effective_tier.in_(["C", "D"]))
+            .where(LeadSnapshot.payload["status"].as_string() == "open")
+        ).first()  # type: ignore[misc]
         lead_id, old_score = lead.crm_id, lead.effective_score
     _make_hot(crm, lead_id)
     pipeline.sync()

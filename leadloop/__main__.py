@@ -1,0 +1,5 @@
+"""`python -m leadloop` runs the CLI."""
+
+from leadloop.cli import main
+
+main()

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from connectors.sandbox import SandboxCRM
+from leadloop.demo import MESSY_LEADS, run_demo
+from leadloop.errors import LeadloopError
+from leadloop.settings import Settings
+from review_api.store.db import Store
+from review_api.store.models import Decision, Lead, OutboxEmail, Proposal
+
+
+def test_demo_summary_matches_the_store_and_the_crm(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    summary = run_demo(settings, leads=150, seed=3)
+
+    crm = SandboxCRM(settings.sandbox_file)
+    store = Store.open(settings.store_url)
+    with store.session() as session:
+        count = lambda model, *w: session.scalar(  # noqa: E731
+            select(func.count()).select_from(model).where(*w))
+        assert summary.leads_synced == count(Lead) == 150
+        assert summary.leads_skipped == len(MESSY_LEADS)
+        assert summary.leads_in_crm == 150 + len(MESSY_LEADS)
+        assert sum(summary.proposals.values()) == count(Proposal)
+        assert summary.proposals["draft"] > 0 and summary.proposals["score_override"] > 0
+        assert summary.labels_logged == count(Decision) == sum(summary.decisions.values())
+        for kind in ("draft approved", "draft rejected", "score_override approved"):
+            assert summary.decisions.get(kind, 0) > 0, kind
+        edited = count(Decision, Decision.edit_distance > 0)
+        assert edited > 0
+        sent = count(OutboxEmail, OutboxEmail.state == "sent")
+        assert summary.emails_sent == sent == len(crm.sent_emails())
+        assert sent == summary.decisions["draft approved"]
+    store.close()
+    assert summary.sent_without_approval == 0
+
+
+def test_demo_refuses_to_touch_an_external_database(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, database_url="postgresql+psycopg://u@h/db")
+    with pytest.raises(LeadloopError, match="unset LEADLOOP_DATABASE_URL"):
+        run_demo(settings, leads=50, seed=1)
+
+
+@pytest.mark.slow
+def test_leadloop_demo_command_runs_and_reports_zero_unapproved_sends(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEADLOOP_")}
+    env["LEADLOOP_DATA_DIR"] = str(tmp_path / "data")
+    done = subprocess.run(
+        [sys.executable, "-m", "leadloop", "demo", "--leads", "60"], cwd=tmp_path, env=env,
+        capture_output=True, text=True, timeout=180, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "emails sent without approval" in done.stdout
+    line = next(l for l in done.stdout.splitlines() if "without approval" in l)
+    assert line.rstrip(" │|").endswith("0")

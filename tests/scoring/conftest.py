@@ -1,0 +1,60 @@
+"""Shared fixtures for the scoring tests: a fixed clock and a lead-record factory."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+
+LeadFactory = Callable[..., dict[str, Any]]
+
+
+def event(kind: str, detail: str = "", *, days_ago: float = 1.0) -> dict[str, Any]:
+    """An engagement event dated ``days_ago`` before NOW, shaped like Lead.model_dump()."""
+    return {"kind": kind, "detail": detail, "at": NOW - timedelta(days=days_ago)}
+
+
+def lead_record(crm_id: str = "L1", **fields: Any) -> dict[str, Any]:
+    """A lead mapping with every key of ``Lead.model_dump()``, overridable by keyword."""
+    record: dict[str, Any] = {
+        "crm_id": crm_id,
+        "email": f"{crm_id.lower()}@acme.example",
+        "first_name": "Ada",
+        "last_name": "Byron",
+        "title": "",
+        "company": "Acme",
+        "industry": "",
+        "employees": None,
+        "country": "",
+        "lead_source": "",
+        "status": "open",
+        "owner_id": "rep-1",
+        "past_purchases": 0,
+        "lifetime_value": 0.0,
+        "email_opt_out": False,
+        "notes": "",
+        "events": [],
+        "created_at": NOW - timedelta(days=30),
+        "modified_at": NOW,
+    }
+    record.update(fields)
+    return record
+
+
+@pytest.fixture
+def now() -> datetime:
+    return NOW
+
+
+@pytest.fixture(scope="session")
+def make_lead() -> LeadFactory:
+    return lead_record
+
+
+@pytest.fixture(scope="session")
+def make_event() -> Callable[..., dict[str, Any]]:
+    return event
