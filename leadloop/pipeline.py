@@ -35,9 +35,16 @@ from review_api import service
 from review_api.errors import InvalidTransitionError, ReviewError
 from review_api.schemas import DecisionIn
 from review_api.store.db import Store
-from review_api.store.models import Lead, LeadSnapshot, OutboxEmail, Proposal, Score, SyncRun
+from review_api.store.models import (
+    Lead,
+    LeadSnapshot,
+    OutboxEmail,
+    Proposal,
+    Score,
+    SyncRun,
+    SyncSkip,
+)
 from review_api.store.models import SyncCursor as CursorRow
-from review_api.store.models import SyncSkip
 from review_api.taskbody import EmailText, render_draft_task, render_score_task
 from review_api.workflow import ProposalEvent, ProposalState, may_send, transition
 from scoring import LeadScore, Weights, score_leads

@@ -41,7 +41,9 @@ def render_draft_task(
     if factors:
         notes.append("Why: " + "; ".join(factors[:5]))
     notes.append("Risk flags: " + (", ".join(flags) if flags else "none"))
-    notes.append("Approve: mark the task Completed. Reject: set Decision to Rejected, with a reason.")
+    notes.append(
+        "Approve: mark the task Completed. Reject: set Decision to Rejected, with a reason."
+    )
     notes.append(f"Proposal: {proposal_key}")
     return email.as_text() + "\n\n" + "\n".join(notes)
 

@@ -31,8 +31,8 @@ def demo(
     seed: int = typer.Option(7, help="Random seed for leads and for the reps' decisions."),
 ) -> None:
     """Run the whole loop on the sandbox CRM, with simulated reps, and print a summary."""
-    from leadloop.demo import print_summary, run_demo
     from leadloop.cli.common import settings
+    from leadloop.demo import print_summary, run_demo
 
     print_summary(run_demo(settings(), leads=leads, seed=seed))
 

@@ -140,8 +140,8 @@ def register(app: typer.Typer) -> None:
         """Run the review API."""
         import uvicorn
 
-        from review_api.app import create_app
         from leadloop.wiring import open_store
+        from review_api.app import create_app
 
         current = settings()
         uvicorn.run(create_app(open_store(current)), host=host or current.api_host,

@@ -58,5 +58,5 @@ def test_leadloop_demo_command_runs_and_reports_zero_unapproved_sends(tmp_path: 
     )
     assert done.returncode == 0, done.stderr
     assert "emails sent without approval" in done.stdout
-    line = next(l for l in done.stdout.splitlines() if "without approval" in l)
+    line = next(row for row in done.stdout.splitlines() if "without approval" in row)
     assert line.rstrip(" │|").endswith("0")

@@ -157,7 +157,9 @@ class ReviewLoop(RuleBasedStateMachine):
                 select(Proposal.key).join(Decision, Decision.proposal_id == Proposal.id)
                 .where(Decision.decision == "approved", Proposal.kind == "draft")
             ))
-            states = {k: s for k, s in session.execute(select(Proposal.key, Proposal.state))}
+            # dict(result) would take the Result for a mapping (it has .keys()).
+            states = {row.key: row.state for row in session.execute(
+                select(Proposal.key, Proposal.state))}
         assert set(keys) <= approved
         for key in keys:
             assert states[key] in ("approved", "sent", "send_failed")
