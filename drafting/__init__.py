@@ -7,11 +7,14 @@ chat model and falls back to the templates. ``build_drafter`` picks one from a s
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from drafting.base import Draft, Drafter, LeadFacts
 from drafting.errors import DrafterConfigError, DraftingError, LLMOutputError, TemplateError
-from drafting.llm import LLMDrafter
 from drafting.template import TemplateDrafter
+
+if TYPE_CHECKING:
+    from drafting.llm import LLMDrafter
 
 __all__ = [
     "Draft",
@@ -27,7 +30,18 @@ __all__ = [
 ]
 
 
-def build_drafter(spec: str, *, templates_path: Path | None = None) -> Drafter:
+def __getattr__(name: str) -> Any:
+    # langchain costs ~1 s at start-up; load it only when an LLM drafter is asked for.
+    if name == "LLMDrafter":
+        from drafting.llm import LLMDrafter
+
+        return LLMDrafter
+    raise AttributeError(f"module 'drafting' has no attribute {name!r}")
+
+
+def build_drafter(
+    spec: str, *, templates_path: Path | None = None, **model_kwargs: Any
+) -> Drafter:
     """Build the drafter a spec names.
 
     Args:
@@ -35,6 +49,7 @@ def build_drafter(spec: str, *, templates_path: Path | None = None) -> Drafter:
             ``"provider:model"`` (e.g. ``"openai:gpt-4o-mini"``) for an LLM drafter that
             falls back to the templates.
         templates_path: A templates file; the packaged defaults when None.
+        model_kwargs: Handed to the chat model (for example ``api_key``).
 
     Returns:
         The drafter.
@@ -47,7 +62,11 @@ def build_drafter(spec: str, *, templates_path: Path | None = None) -> Drafter:
     if spec == "template":
         return TemplateDrafter(templates_path)
     if ":" in spec:
-        return LLMDrafter.from_spec(spec, fallback=TemplateDrafter(templates_path))
+        from drafting.llm import LLMDrafter
+
+        return LLMDrafter.from_spec(
+            spec, fallback=TemplateDrafter(templates_path), **model_kwargs
+        )
     raise DrafterConfigError(
         f"unknown drafter {spec!r}; expected 'template' or a model spec 'provider:model' "
         "such as 'openai:gpt-4o-mini'"

@@ -39,7 +39,10 @@ def load_admin_weights(settings: Settings) -> Weights:
 
 def open_drafter(settings: Settings) -> Drafter:
     """The drafter the settings name."""
-    return build_drafter(settings.drafter, templates_path=settings.templates_path)
+    extra = {}
+    if settings.llm_api_key is not None:
+        extra["api_key"] = settings.llm_api_key.get_secret_value()
+    return build_drafter(settings.drafter, templates_path=settings.templates_path, **extra)
 
 
 def build_pipeline(

@@ -1,0 +1,137 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from connectors.sandbox import SandboxCRM
+from leadloop.cli import app
+from leadloop.cli.common import settings
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+    for name in [n for n in os.environ if n.startswith("LEADLOOP_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LEADLOOP_DATA_DIR", str(tmp_path / "data"))
+    settings.cache_clear()
+    yield tmp_path / "data"
+    settings.cache_clear()
+
+
+def leadloop(*args: str) -> str:
+    result = runner.invoke(app, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def leadloop_process(tmp_path: Path, *args: str,
+                     env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("LEADLOOP_")}
+    clean["LEADLOOP_DATA_DIR"] = str(tmp_path / "data")
+    return subprocess.run([sys.executable, "-m", "leadloop", *args], cwd=tmp_path,
+                          env={**clean, **(env or {})}, capture_output=True, text=True,
+                          timeout=120, check=False)
+
+
+def test_sync_report_lists_every_skipped_lead(tmp_path: Path) -> None:
+    export = tmp_path / "export.csv"
+    export.write_text(
+        "First Name,Last Name,Email,Company,Employees,Owner\n"
+        "Ann,Lee,ann@acme.example,Acme,250,Dana Rep\n"
+        "Bob,Ray,,NoMail Ltd,40,Dana Rep\n"
+        "Cy,Po,cy@vague.example,Vague,lots,Dana Rep\n",
+        encoding="utf-8",
+    )
+    assert "imported 3 lead(s)" in leadloop("sandbox", "import", str(export))
+    out = leadloop("sync", "--report")
+    assert "stored 1" in out and "skipped 2" in out
+    assert "every lead needs an email address" in out
+    assert "got 'lots'" in out
+
+
+def test_rep_decides_in_the_sandbox_and_the_loop_picks_it_up(tmp_path: Path) -> None:
+    leadloop("sandbox", "seed", "--leads", "60", "--seed", "2")
+    leadloop("run")
+    crm = SandboxCRM(tmp_path / "data" / "sandbox.db")
+    pending = [t for t in crm.list_tasks(status="Not Started") if t.kind == "draft"]
+    assert len(pending) >= 2
+    first, second = pending[0], pending[1]
+    assert first.task_id in leadloop("review", "list")
+    assert "Subject:" in leadloop("review", "show", first.task_id)
+
+    edit = tmp_path / "edit.txt"
+    edit.write_text("Subject: Quick question\n\nHi,\n\nMay I call you on Tuesday?\n\nBest")
+    leadloop("review", "approve", first.task_id, "--edit-file", str(edit))
+    leadloop("review", "reject", second.task_id, "--reason", "wrong contact")
+    assert "1 approved, 1 rejected" in leadloop("reconcile")
+    assert "sent 1 email(s)" in leadloop("send")
+    sent = crm.sent_emails()
+    assert [(e.subject, e.body) for e in sent] == [
+        ("Quick question", "Hi,\n\nMay I call you on Tuesday?\n\nBest")]
+
+
+def test_config_show_masks_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEADLOOP_LLM_API_KEY", "sk-live-123")
+    out = leadloop("config", "show")
+    assert "sk-live-123" not in out
+    assert "LEADLOOP_DRAFTER" in out and "**********" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "code", "fragment"),
+    [
+        (["sync"], {"LEADLOOP_MAX_DRAFTS_PER_RUN": "many"}, 2, "setting max_drafts_per_run"),
+        (["sandbox", "import", "missing.csv"], {}, 1, "missing.csv"),
+        (["review", "approve", "T999999"], {}, 1, "T999999"),
+    ],
+)
+def test_bad_input_is_one_line_without_traceback(
+    tmp_path: Path, args: list[str], env: dict[str, str], code: int, fragment: str
+) -> None:
+    done = leadloop_process(tmp_path, *args, env=env)
+    assert done.returncode == code, done.stderr
+    assert fragment in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_bad_weights_file_is_named(tmp_path: Path) -> None:
+    weights = tmp_path / "weights.toml"
+    weights.write_text('name = "x"\n[tiers]\nA = 70\nB = 45\nC = 25\n\n[[criteria]]\n'
+                       'field = "employees"\nat_least = 10\npoints = "lots"\n')
+    done = leadloop_process(tmp_path, "score", env={"LEADLOOP_WEIGHTS_PATH": str(weights)})
+    assert done.returncode == 1
+    assert "weights.toml" in done.stderr and "points" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_decision_through_the_api_is_sent_by_the_pipeline(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from leadloop.wiring import open_store
+    from review_api.app import create_app
+
+    leadloop("sandbox", "seed", "--leads", "40")
+    leadloop("run")
+    store = open_store(settings())
+    client = TestClient(create_app(store))
+    proposals = client.get("/proposals", params={"kind": "draft", "state": "pending"}).json()
+    assert proposals
+    chosen = proposals[0]
+    response = client.post(f"/proposals/{chosen['id']}/decision",
+                           json={"decision": "approve", "decided_by": chosen["owner_id"],
+                                 "expected_version": chosen["version"]})
+    assert response.status_code == 200, response.text
+    store.close()
+    assert "sent 1 email(s)" in leadloop("send")
+    crm = SandboxCRM(tmp_path / "data" / "sandbox.db")
+    assert [e.idempotency_key for e in crm.sent_emails()] == [chosen["key"]]
