@@ -40,5 +40,6 @@ def sqlite_store(tmp_path: Path) -> Iterator[Store]:
 
 
 @pytest.fixture
-def pipeline(sqlite_store: Store, crm: SandboxCRM) -> Pipeline:
-    return make_pipeline(sqlite_store, crm)
+def pipeline(store: Store, crm: SandboxCRM) -> Pipeline:
+    """The pipeline over a store on SQLite and on PostgreSQL."""
+    return make_pipeline(store, crm)
