@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from connectors.base import (
@@ -32,7 +32,7 @@ from connectors.base import (
 from connectors.errors import BadRecordError, ConnectorError
 from drafting import Drafter, LeadFacts
 from review_api import service
-from review_api.errors import InvalidTransitionError, ReviewError
+from review_api.errors import ReviewError
 from review_api.schemas import DecisionIn
 from review_api.store.db import Store
 from review_api.store.models import (
@@ -173,8 +173,7 @@ class Pipeline:
         tick = self.progress("sync", None)
         for batch in batched(self.connector.fetch_leads(since=since), BATCH):
             with self.store.session() as session:
-                for raw in batch:
-                    self._store_lead(session, raw, report)
+                self._store_batch(session, batch, report)
                 last = batch[-1]
                 # The cursor moves in the same transaction as the batch it covers.
                 self._advance(session, LEADS_STREAM, last.modified_at, last.crm_id)
@@ -187,49 +186,53 @@ class Pipeline:
             run.finished_at = self.clock()
         return report
 
-    def _store_lead(self, session: Session, raw: RawLead, report: SyncReport) -> None:
-        seen = session.scalars(
-            select(LeadSnapshot.id).where(
-                LeadSnapshot.crm_id == raw.crm_id,
-                LeadSnapshot.crm_modified_at == raw.modified_at,
-            )
-        ).first()
-        if seen is not None:
-            report.unchanged += 1
-            return
-        if raw.deleted:
-            lead = session.get(Lead, raw.crm_id)
-            if lead is not None and not lead.deleted:
-                snapshot = LeadSnapshot(
-                    crm_id=raw.crm_id, crm_modified_at=raw.modified_at,
-                    payload=_jsonable(dict(raw.fields)), deleted=True,
-                )
-                session.add(snapshot)
-                session.flush()
-                lead.deleted, lead.snapshot_id = True, snapshot.id
-                report.deleted += 1
-            return
-        try:
-            lead_record = parse_lead(raw)
-        except BadRecordError as exc:
-            report.skipped.append((raw.crm_id, exc.reason))
-            session.add(SyncSkip(run_id=report.run_id, crm_id=raw.crm_id, reason=exc.reason))
-            return
-        snapshot = LeadSnapshot(
-            crm_id=raw.crm_id, crm_modified_at=raw.modified_at,
-            payload=lead_record.model_dump(mode="json"),
-        )
-        session.add(snapshot)
-        session.flush()
-        lead = session.get(Lead, raw.crm_id)
-        if lead is None:
-            session.add(Lead(crm_id=raw.crm_id, snapshot_id=snapshot.id,
-                             owner_id=lead_record.owner_id, email=lead_record.email))
-        else:
-            lead.snapshot_id, lead.owner_id, lead.email = (
-                snapshot.id, lead_record.owner_id, lead_record.email)
-            lead.deleted = False
-        report.stored += 1
+    def _store_batch(self, session: Session, batch: Sequence[RawLead], report: SyncReport) -> None:
+        """Store one page of leads with a few queries, not a few per lead."""
+        ids = {raw.crm_id for raw in batch}
+        seen = {(row.crm_id, row.crm_modified_at) for row in session.execute(
+            select(LeadSnapshot.crm_id, LeadSnapshot.crm_modified_at)
+            .where(LeadSnapshot.crm_id.in_(ids))
+        )}
+        leads = {lead.crm_id: lead for lead in session.scalars(
+            select(Lead).where(Lead.crm_id.in_(ids)))}
+        fresh: list[tuple[LeadSnapshot, str, str, bool]] = []
+        for raw in batch:
+            if (raw.crm_id, raw.modified_at) in seen:
+                report.unchanged += 1
+                continue
+            seen.add((raw.crm_id, raw.modified_at))
+            if raw.deleted:
+                lead = leads.get(raw.crm_id)
+                if lead is not None and not lead.deleted:
+                    snapshot = LeadSnapshot(
+                        crm_id=raw.crm_id, crm_modified_at=raw.modified_at,
+                        payload=_jsonable(dict(raw.fields)), deleted=True,
+                    )
+                    fresh.append((snapshot, lead.owner_id, lead.email, True))
+                    report.deleted += 1
+                continue
+            try:
+                record = parse_lead(raw)
+            except BadRecordError as exc:
+                report.skipped.append((raw.crm_id, exc.reason))
+                session.add(SyncSkip(run_id=report.run_id, crm_id=raw.crm_id, reason=exc.reason))
+                continue
+            snapshot = LeadSnapshot(crm_id=raw.crm_id, crm_modified_at=raw.modified_at,
+                                    payload=record.model_dump(mode="json"))
+            fresh.append((snapshot, record.owner_id, record.email, False))
+            report.stored += 1
+        session.add_all([snapshot for snapshot, *_ in fresh])
+        session.flush()  # one multi-row INSERT gives every snapshot its id
+        for snapshot, owner_id, email, deleted in fresh:
+            lead = leads.get(snapshot.crm_id)
+            if lead is None:
+                lead = Lead(crm_id=snapshot.crm_id, snapshot_id=snapshot.id, owner_id=owner_id,
+                            email=email, deleted=deleted)
+                session.add(lead)
+                leads[snapshot.crm_id] = lead
+            else:
+                lead.snapshot_id, lead.owner_id, lead.email = snapshot.id, owner_id, email
+                lead.deleted = deleted
 
     # ----- score ---------------------------------------------------------------------------
     def score(self) -> ScoreReport:
@@ -249,25 +252,37 @@ class Pipeline:
             results = score_leads([snap.payload for snap in snapshots.values()], self.weights,
                                   now=now)
             latest = _latest_scores(session, list(leads))
+            pending: dict[str, list[Proposal]] = {}
+            for proposal in session.scalars(
+                select(Proposal).where(Proposal.kind == service.SCORE_OVERRIDE,
+                                       Proposal.state == ProposalState.PENDING)
+            ):
+                pending.setdefault(proposal.crm_id, []).append(proposal)
             tick = self.progress("score", len(results))
-            for result in results:
-                lead, snap = leads[result.crm_id], snapshots[result.crm_id]
-                report.scored += 1
-                previous = latest.get(result.crm_id)
-                if previous is None or (
-                    previous.score, previous.tier, previous.snapshot_id, previous.weights_version
-                ) != (result.score, result.tier, snap.id, result.weights_version):
-                    score_row = Score(
-                        crm_id=result.crm_id, snapshot_id=snap.id, score=result.score,
-                        tier=result.tier, factors=_factors(result),
-                        weights_version=result.weights_version, model_version=None,
-                    )
-                    session.add(score_row)
-                    session.flush()
-                    report.changed += 1
-                    if self._apply_or_propose(session, lead, result, score_row, now, report):
+            for chunk in batched(results, 1000):
+                changed: list[tuple[LeadScore, Score]] = []
+                for result in chunk:
+                    snap = snapshots[result.crm_id]
+                    previous = latest.get(result.crm_id)
+                    if previous is None or (
+                        previous.score, previous.tier, previous.snapshot_id,
+                        previous.weights_version,
+                    ) != (result.score, result.tier, snap.id, result.weights_version):
+                        changed.append((result, Score(
+                            crm_id=result.crm_id, snapshot_id=snap.id, score=result.score,
+                            tier=result.tier, factors=_factors(result),
+                            weights_version=result.weights_version, model_version=None,
+                        )))
+                session.add_all([row for _, row in changed])
+                session.flush()  # one multi-row INSERT, and every new score has its id
+                for result, score_row in changed:
+                    lead = leads[result.crm_id]
+                    if self._apply_or_propose(session, lead, result, score_row,
+                                              pending.get(lead.crm_id, []), now, report):
                         writes.append(ScoreWrite(lead.crm_id, result.score, result.tier))
-                tick(1)
+                report.scored += len(chunk)
+                report.changed += len(changed)
+                tick(len(chunk))
         for batch in batched(writes, BATCH):
             for outcome in self.connector.write_scores(batch):
                 if outcome.ok:
@@ -278,22 +293,20 @@ class Pipeline:
 
     def _apply_or_propose(
         self, session: Session, lead: Lead, result: LeadScore, score_row: Score,
-        now: datetime, report: ScoreReport,
+        pending: list[Proposal], now: datetime, report: ScoreReport,
     ) -> bool:
-        """Apply the new score, or propose it for approval; True when applied."""
+        """Apply the new score, or propose it for approval; True when applied.
+
+        ``pending`` holds the lead's open score overrides; a new score replaces them.
+        """
         old_tier = lead.effective_tier
         if not self.weights.needs_approval(old_tier, result.tier):
-            _supersede_overrides(session, lead.crm_id, now)
+            _supersede(session, pending, now)
             lead.effective_score, lead.effective_tier = result.score, result.tier
             return True
-        pending = session.scalars(
-            select(Proposal).where(Proposal.crm_id == lead.crm_id,
-                                   Proposal.kind == service.SCORE_OVERRIDE,
-                                   Proposal.state == ProposalState.PENDING)
-        ).all()
         if any(p.payload["new_tier"] == result.tier for p in pending):
             return False
-        _supersede_overrides(session, lead.crm_id, now)
+        _supersede(session, pending, now)
         key = f"score:{lead.crm_id}:{score_row.id}"
         factors = [f["label"] for f in score_row.factors["items"]]
         payload = {
@@ -583,25 +596,21 @@ def _factors(result: LeadScore) -> dict[str, Any]:
 def _latest_scores(session: Session, crm_ids: Sequence[str]) -> dict[str, Score]:
     latest: dict[str, Score] = {}
     for chunk in batched(crm_ids, 500):
-        for row in session.scalars(
-            select(Score).where(Score.crm_id.in_(chunk)).order_by(Score.id)
-        ):
+        newest = (select(func.max(Score.id)).where(Score.crm_id.in_(chunk))
+                  .group_by(Score.crm_id))
+        for row in session.scalars(select(Score).where(Score.id.in_(newest))):
             latest[row.crm_id] = row
     return latest
 
 
-def _supersede_overrides(session: Session, crm_id: str, now: datetime) -> None:
-    for proposal in session.scalars(
-        select(Proposal).where(Proposal.crm_id == crm_id,
-                               Proposal.kind == service.SCORE_OVERRIDE,
-                               Proposal.state == ProposalState.PENDING)
-    ):
-        try:
-            proposal.state = transition(ProposalState.PENDING, ProposalEvent.SUPERSEDE)
-        except InvalidTransitionError:  # pragma: no cover - guarded by the query
+def _supersede(session: Session, pending: list[Proposal], now: datetime) -> None:
+    for proposal in pending:
+        if proposal.state != ProposalState.PENDING:
             continue
+        proposal.state = transition(ProposalState.PENDING, ProposalEvent.SUPERSEDE)
         service.audit(session=session, proposal_id=proposal.id, event="superseded",
                       actor="leadloop", detail={"reason": "a newer score replaced it"}, at=now)
+    pending.clear()
 
 
 def _jsonable(fields: dict[str, Any]) -> dict[str, Any]:

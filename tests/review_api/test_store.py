@@ -1,4 +1,5 @@
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -31,11 +32,11 @@ def test_migrations_build_exactly_the_models(store: Store) -> None:
     assert diff == []
 
 
-def test_sqlite_store_runs_in_wal_mode(store: Store) -> None:
-    if store.engine.dialect.name != "sqlite":
-        pytest.skip("WAL is a SQLite setting")
+def test_sqlite_store_runs_in_wal_mode(tmp_path: Path) -> None:
+    store = Store.open(f"sqlite:///{tmp_path / 'wal.db'}")
     with store.engine.connect() as connection:
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+    store.close()
 
 
 def test_opening_twice_is_harmless(store_url: str) -> None:
