@@ -40,7 +40,8 @@ def render_draft_task(
         notes.append(f"Score {score} (tier {tier}).")
     if factors:
         notes.append("Why: " + "; ".join(factors[:5]))
-    notes.append("Risk flags: " + (", ".join(flags) if flags else "none"))
+    if flags:  # risk flags come with the drafting guardrails; until then none are claimed
+        notes.append("Risk flags: " + ", ".join(flags))
     notes.append(
         "Approve: mark the task Completed. Reject: set Decision to Rejected, with a reason."
     )
