@@ -108,6 +108,7 @@ class ReconcileReport:
     already_decided: int = 0
     unknown: int = 0
     expired: int = 0
+    scores_written: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -239,7 +240,6 @@ class Pipeline:
         """Score every live lead; a tier change the admin guards becomes a score override."""
         report = ScoreReport()
         now = self.clock()
-        writes: list[ScoreWrite] = []
         with self.store.session() as session:
             rows = session.execute(
                 select(Lead, LeadSnapshot).join(LeadSnapshot, Lead.snapshot_id == LeadSnapshot.id)
@@ -277,19 +277,36 @@ class Pipeline:
                 session.flush()  # one multi-row INSERT, and every new score has its id
                 for result, score_row in changed:
                     lead = leads[result.crm_id]
-                    if self._apply_or_propose(session, lead, result, score_row,
-                                              pending.get(lead.crm_id, []), now, report):
-                        writes.append(ScoreWrite(lead.crm_id, result.score, result.tier))
+                    self._apply_or_propose(session, lead, result, score_row,
+                                           pending.get(lead.crm_id, []), now, report)
                 report.scored += len(chunk)
                 report.changed += len(changed)
                 tick(len(chunk))
-        for batch in batched(writes, BATCH):
-            for outcome in self.connector.write_scores(batch):
-                if outcome.ok:
-                    report.written_back += 1
-                else:
-                    report.write_errors.append(f"{outcome.crm_id}: {outcome.error}")
+        report.written_back, report.write_errors = self.push_scores()
         return report
+
+    def push_scores(self) -> tuple[int, list[str]]:
+        """Write every effective score the CRM does not show yet; returns (written, errors)."""
+        written, errors = 0, []
+        with self.store.session() as session:
+            stale = session.execute(
+                select(Lead.crm_id, Lead.effective_score, Lead.effective_tier).where(
+                    Lead.deleted.is_(False), Lead.effective_score.is_not(None),
+                    (Lead.crm_score.is_(None)) | (Lead.crm_score != Lead.effective_score),
+                ).order_by(Lead.crm_id)
+            ).all()
+        for batch in batched(stale, BATCH):
+            outcomes = self.connector.write_scores(
+                [ScoreWrite(row.crm_id, int(row.effective_score), str(row.effective_tier))
+                 for row in batch])
+            with self.store.session() as session:
+                for row, outcome in zip(batch, outcomes, strict=True):
+                    if outcome.ok:
+                        session.get_one(Lead, row.crm_id).crm_score = row.effective_score
+                        written += 1
+                    else:
+                        errors.append(f"{outcome.crm_id}: {outcome.error}")
+        return written, errors
 
     def _apply_or_propose(
         self, session: Session, lead: Lead, result: LeadScore, score_row: Score,
@@ -463,6 +480,9 @@ class Pipeline:
             tick(len(batch))
         with self.store.session() as session:
             report.expired = service.expire_due(session=session, now=now)
+        # An approved score override (here or through the API) now shows in the CRM too.
+        report.scores_written, errors = self.push_scores()
+        report.errors.extend(errors)
         return report
 
     def _apply_change(

@@ -74,6 +74,7 @@ class Lead(Base):
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     effective_score: Mapped[int | None] = mapped_column(Integer)
     effective_tier: Mapped[str | None] = mapped_column(String(8))
+    crm_score: Mapped[int | None] = mapped_column(Integer)  # what the CRM shows now
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 

@@ -174,7 +174,7 @@ class ReviewLoop(RuleBasedStateMachine):
 
 
 ReviewLoop.TestCase.settings = settings(
-    max_examples=15, stateful_step_count=12, deadline=None,
+    max_examples=25, stateful_step_count=15, deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
 TestReviewLoop = ReviewLoop.TestCase

@@ -222,6 +222,7 @@ def test_score_override_waits_for_approval(pipeline: Pipeline, crm: SandboxCRM) 
     assert report.overrides_proposed >= 1
     with pipeline.store.session() as session:
         assert session.get_one(Lead, lead_id).effective_score == old_score
+    assert crm.get_lead(lead_id)["score"] == old_score  # the CRM still shows the old score
     pipeline.write_back()
     task = next(t for t in crm.list_tasks() if t.kind == "score_override"
                 and t.lead_crm_id == lead_id)
@@ -232,6 +233,7 @@ def test_score_override_waits_for_approval(pipeline: Pipeline, crm: SandboxCRM) 
         assert (lead.effective_score, lead.effective_tier) == (81, "A")
         label = session.scalars(select(Decision)).one()
         assert label.final_score == 81 and label.original_score is not None
+    assert (crm.get_lead(lead_id)["score"], crm.get_lead(lead_id)["tier"]) == (81, "A")
 
 
 def _make_hot(crm: SandboxCRM, lead_id: str) -> None:

@@ -68,6 +68,7 @@ def upgrade() -> None:
         sa.Column("deleted", sa.Boolean(), nullable=False),
         sa.Column("effective_score", sa.Integer(), nullable=True),
         sa.Column("effective_tier", sa.String(length=8), nullable=True),
+        sa.Column("crm_score", sa.Integer(), nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["snapshot_id"], ["lead_snapshots.id"], name=op.f("fk_leads_snapshot_id_lead_snapshots")
