@@ -8,20 +8,25 @@ decisions into labels, and only approved drafts are sent.
 
 from __future__ import annotations
 
+import importlib
 import random
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 
+from connectors.base import CRMConnector
 from connectors.sandbox import SandboxConnector, SandboxCRM
 from leadloop.errors import LeadloopError
 from leadloop.pipeline import Pipeline
 from leadloop.settings import Settings
 from leadloop.wiring import build_pipeline, open_store
 from review_api import service
+from review_api.store.db import Store
 from review_api.store.models import (
     Decision,
     Lead,
@@ -69,10 +74,30 @@ class DemoSummary:
     sent_without_approval: int = 0
     seconds: float = 0.0
     store_url: str = ""
+    crm: str = "sandbox"
     skipped_examples: list[tuple[str, str]] = field(default_factory=list)
 
 
-def run_demo(settings: Settings, *, leads: int, seed: int) -> DemoSummary:
+@contextmanager
+def demo_connector(crm_name: str, crm: SandboxCRM) -> Iterator[CRMConnector]:
+    """The connector the demo runs through: the sandbox itself, or a real CRM connector
+    talking to the sandbox's Salesforce or HubSpot face on loopback."""
+    if crm_name == "sandbox":
+        yield SandboxConnector(crm)
+        return
+    try:
+        link = importlib.import_module(f"connectors.{crm_name}.sandbox_link")
+    except ModuleNotFoundError:
+        raise LeadloopError(
+            f"the demo cannot run through {crm_name!r} yet: its sandbox face is not built"
+        ) from None
+    with link.connect_to_sandbox(crm) as connector:
+        yield connector
+
+
+def run_demo(
+    settings: Settings, *, leads: int, seed: int, crm_name: str = "sandbox"
+) -> DemoSummary:
     """Seed the sandbox, run two rounds of the loop with simulated reps, and count."""
     if settings.database_url is not None:
         raise LeadloopError(
@@ -93,8 +118,19 @@ def run_demo(settings: Settings, *, leads: int, seed: int) -> DemoSummary:
     crm.add_leads([{**lead, "owner_id": owners[i % len(owners)]}
                    for i, lead in enumerate(MESSY_LEADS)])
     store = open_store(settings)
-    pipeline = build_pipeline(settings, store=store, connector=SandboxConnector(crm))
     rng = random.Random(seed)
+    with demo_connector(crm_name, crm) as connector:
+        pipeline = build_pipeline(settings, store=store, connector=connector)
+        summary = _two_rounds(pipeline, crm, rng, store)
+    summary.seconds = time.perf_counter() - started
+    summary.store_url = settings.masked()["store_url"]
+    summary.crm = crm_name
+    return summary
+
+
+def _two_rounds(
+    pipeline: Pipeline, crm: SandboxCRM, rng: random.Random, store: Store
+) -> DemoSummary:
     try:
         # Round one: fresh leads are scored and the best get drafts.
         pipeline.sync()
@@ -115,12 +151,9 @@ def run_demo(settings: Settings, *, leads: int, seed: int) -> DemoSummary:
         _reps_decide_drafts(crm, rng)
         pipeline.reconcile()
         pipeline.send()
-        summary = _summarise(pipeline, crm)
+        return _summarise(pipeline, crm)
     finally:
         store.close()
-    summary.seconds = time.perf_counter() - started
-    summary.store_url = settings.masked()["store_url"]
-    return summary
 
 
 def _reps_decide_drafts(crm: SandboxCRM, rng: random.Random) -> None:
@@ -224,7 +257,7 @@ def print_summary(summary: DemoSummary) -> None:
     from rich.table import Table
 
     console = Console()
-    table = Table("", "count", title="leadloop demo")
+    table = Table("", "count", title=f"leadloop demo (CRM: {summary.crm})")
     table.add_row("leads in the sandbox CRM", str(summary.leads_in_crm))
     table.add_row("leads synced", str(summary.leads_synced))
     table.add_row("leads skipped (malformed)", str(summary.leads_skipped))

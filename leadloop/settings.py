@@ -18,6 +18,9 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from connectors.hubspot.config import HubSpotConfig
+from connectors.salesforce.config import SalesforceConfig
+from connectors.smtp import SmtpConfig
 from leadloop.errors import SettingsError
 
 CONFIG_FILE_ENV = "LEADLOOP_CONFIG"
@@ -30,6 +33,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(
         env_prefix="LEADLOOP_",
+        env_nested_delimiter="__",
         extra="forbid",
         validate_default=True,
     )
@@ -43,10 +47,12 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL; default a SQLite file in data_dir. "
         "Use postgresql+psycopg://user@host/db for PostgreSQL.",
     )
-    crm: Literal["sandbox"] = Field(
-        default="sandbox",
-        description="Which CRM to sync with. Only the sandbox exists so far.",
+    crm: Literal["sandbox", "salesforce", "hubspot"] = Field(
+        default="sandbox", description="Which CRM to sync with.",
     )
+    salesforce: SalesforceConfig = Field(default_factory=SalesforceConfig)
+    hubspot: HubSpotConfig = Field(default_factory=HubSpotConfig)
+    smtp: SmtpConfig = Field(default_factory=SmtpConfig)
     sandbox_path: Path | None = Field(
         default=None, description="The sandbox CRM's SQLite file; default data_dir/sandbox.db."
     )
@@ -122,15 +128,22 @@ class Settings(BaseSettings):
 
     def masked(self) -> dict[str, Any]:
         """The effective settings with secrets masked, for ``leadloop config show``."""
-        shown = self.model_dump(mode="json")
-        for name, value in self.model_dump().items():
-            if isinstance(value, SecretStr):
-                shown[name] = "**********"
+        shown = _masked(self.model_dump(), self.model_dump(mode="json"))
         shown["store_url"] = _mask_url(self.store_url)
         if self.database_url:
             shown["database_url"] = _mask_url(self.database_url)
         shown["sandbox_file"] = str(self.sandbox_file)
         return shown
+
+
+def _masked(raw: dict[str, Any], shown: dict[str, Any]) -> dict[str, Any]:
+    """``shown`` with every secret in ``raw`` (at any depth) replaced by stars."""
+    for name, value in raw.items():
+        if isinstance(value, SecretStr):
+            shown[name] = "**********"
+        elif isinstance(value, dict):
+            shown[name] = _masked(value, shown[name])
+    return shown
 
 
 def _mask_url(url: str) -> str:
@@ -151,7 +164,7 @@ def load_settings(**overrides: Any) -> Settings:
         if first["type"] == "extra_forbidden":
             known = ", ".join(Settings.model_fields)
             raise SettingsError(f"unknown setting {key!r}; known settings: {known}") from None
-        env = f"LEADLOOP_{key.split('.')[0].upper()}"
+        env = "LEADLOOP_" + "__".join(str(p) for p in first["loc"]).upper()
         message = first["msg"].removeprefix("Value error, ")
         given = first.get("input")
         got = "" if isinstance(given, dict | list) else f" (got {given!r})"

@@ -29,6 +29,17 @@ def open_sandbox(settings: Settings) -> SandboxCRM:
 
 def open_connector(settings: Settings) -> CRMConnector:
     """The CRM connector the settings name."""
+    if settings.crm == "salesforce":
+        from connectors.salesforce import SalesforceConnector  # type: ignore[attr-defined]
+
+        connector: CRMConnector = SalesforceConnector.from_config(
+            settings.salesforce, smtp=settings.smtp)
+        return connector
+    if settings.crm == "hubspot":
+        from connectors.hubspot import HubSpotConnector  # type: ignore[attr-defined]
+
+        connector = HubSpotConnector.from_config(settings.hubspot, smtp=settings.smtp)
+        return connector
     return SandboxConnector(open_sandbox(settings))
 
 

@@ -29,12 +29,17 @@ steps.register(app)
 def demo(
     leads: int = typer.Option(500, min=20, max=50_000, help="How many sandbox leads to seed."),
     seed: int = typer.Option(7, help="Random seed for leads and for the reps' decisions."),
+    crm: str = typer.Option(
+        "sandbox", help="sandbox, or salesforce / hubspot: the real connector against the "
+        "sandbox's Salesforce or HubSpot face on loopback."),
 ) -> None:
     """Run the whole loop on the sandbox CRM, with simulated reps, and print a summary."""
     from leadloop.cli.common import settings
     from leadloop.demo import print_summary, run_demo
 
-    print_summary(run_demo(settings(), leads=leads, seed=seed))
+    if crm not in ("sandbox", "salesforce", "hubspot"):
+        raise LeadloopError(f"--crm {crm!r}: expected sandbox, salesforce or hubspot")
+    print_summary(run_demo(settings(), leads=leads, seed=seed, crm_name=crm))
 
 
 def main() -> None:

@@ -1,0 +1,1 @@
+"""HubSpot connector (not built yet: see issue 4)."""

@@ -1,0 +1,1 @@
+"""Salesforce connector (not built yet: see issue 3)."""
