@@ -48,7 +48,7 @@ def test_sends_the_approved_email_with_a_stable_message_id(inbox: tuple[Inbox, i
     [received] = handler.messages
     assert (received["To"], received["Subject"]) == ("ann@acme.example", "Hello Ann")
     assert received["Message-ID"] == message_id
-    assert received.get_payload().strip() == "Hi Ann,\n\nShort note."
+    assert received.get_payload().replace("\r\n", "\n").strip() == "Hi Ann,\n\nShort note."
 
 
 def test_unreachable_server_is_one_clear_error() -> None:
