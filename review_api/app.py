@@ -1,37 +1,98 @@
-"""The review API: one FastAPI app; errors become JSON in one handler."""
+"""The review API: one FastAPI app; errors become JSON ``{code, message}`` in one place."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm.exc import StaleDataError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from review_api.errors import ReviewError
+from review_api.metrics import ApiMetrics
 from review_api.store.db import Store
 from review_api.views import router
 
+MAX_BODY_BYTES = 1_000_000
 STATUS = {
+    "unauthenticated": 401,
+    "forbidden": 403,
     "not_found": 404,
     "conflict": 409,
     "invalid_transition": 409,
     "bad_decision": 422,
+    "bad_key_request": 422,
     "store": 503,
 }
 
 
+class BodyLimit:
+    """Refuse request bodies over a size, whether announced or streamed (413)."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await _too_large(send, self.max_bytes)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, counted, send)
+        except _BodyTooLarge:
+            await _too_large(send, self.max_bytes)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+async def _too_large(send: Send, limit: int) -> None:
+    response = JSONResponse(
+        {"code": "too_large", "message": f"request body over {limit:,} bytes"}, status_code=413)
+    await response({"type": "http"}, _nothing, send)
+
+
+async def _nothing() -> Message:
+    return {"type": "http.disconnect"}
+
+
 def create_app(store: Store, *, clock: Callable[[], datetime] | None = None) -> FastAPI:
     """The review API over ``store``."""
-    app = FastAPI(title="leadloop review API", version="0.1.0")
+    app = FastAPI(
+        title="leadloop review API", version="0.2.0",
+        description="Proposals waiting for a rep's decision, the decisions, labels and audit.",
+    )
     app.state.store = store
     app.state.clock = clock
+    app.state.metrics = ApiMetrics(store)
     app.include_router(router)
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
 
     @app.exception_handler(ReviewError)
     async def review_error(_request: Request, exc: ReviewError) -> JSONResponse:
+        if exc.code == "unauthenticated":
+            app.state.metrics.auth_failures.inc()
         return JSONResponse({"code": exc.code, "message": str(exc)},
                             status_code=STATUS.get(exc.code, 400))
 
@@ -44,10 +105,17 @@ def create_app(store: Store, *, clock: Callable[[], datetime] | None = None) -> 
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        errors: list[Any] = list(exc.errors())
+        first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
         where = ".".join(str(p) for p in first.get("loc", ()))
         message = str(first.get("msg", "invalid request")).removeprefix("Value error, ")
         return JSONResponse({"code": "bad_request", "message": f"{where}: {message}"},
                             status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        codes = {404: "not_found", 405: "method_not_allowed"}
+        return JSONResponse({"code": codes.get(exc.status_code, "http_error"),
+                             "message": str(exc.detail)}, status_code=exc.status_code)
 
     return app

@@ -25,7 +25,10 @@ class DecisionIn(BaseModel):
         default=None, ge=0, le=100, description="Approve a score override with this score."
     )
     reason: str | None = Field(default=None, max_length=2_000)
-    decided_by: str = Field(min_length=1, max_length=64)
+    decided_by: str | None = Field(
+        default=None, min_length=1, max_length=64,
+        description="Ignored by the API, which records the caller's key instead.",
+    )
     expected_version: int | None = Field(
         default=None, ge=1, description="The proposal version you saw; a stale one gets 409."
     )

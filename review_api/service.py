@@ -13,10 +13,24 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from review_api.errors import BadDecisionError, ConflictError, ProposalNotFoundError
+from review_api.errors import (
+    BadDecisionError,
+    ConflictError,
+    InvalidTransitionError,
+    ProposalNotFoundError,
+)
+from review_api.keys import ForbiddenError, Principal, Role
 from review_api.labels import edit_distance, text_diff
 from review_api.schemas import DecisionIn
-from review_api.store.models import AuditEvent, Decision, Lead, OutboxEmail, Proposal
+from review_api.store.models import (
+    AuditEvent,
+    Decision,
+    Lead,
+    LeadSnapshot,
+    OutboxEmail,
+    Proposal,
+    Score,
+)
 from review_api.taskbody import EmailText, parse_draft_task
 from review_api.workflow import ProposalEvent, ProposalState, transition
 
@@ -56,9 +70,20 @@ def get_by_key(*, session: Session, key: str) -> Proposal | None:
 def list_proposals(
     *, session: Session, state: str | None = None, kind: str | None = None,
     owner_id: str | None = None, limit: int = 50, offset: int = 0,
+    visible_to: str | None = None, awake_at: datetime | None = None,
 ) -> Sequence[Proposal]:
-    """Proposals, newest first, filtered by state, kind and owner."""
+    """Proposals, newest first, filtered by state, kind and owner.
+
+    ``visible_to`` keeps a rep's own and assigned proposals; ``awake_at`` hides those
+    snoozed past that time.
+    """
     query = select(Proposal).order_by(Proposal.id.desc()).limit(limit).offset(offset)
+    if visible_to is not None:
+        query = query.where((Proposal.owner_id == visible_to)
+                            | (Proposal.assignee_id == visible_to))
+    if awake_at is not None:
+        query = query.where((Proposal.snoozed_until.is_(None))
+                            | (Proposal.snoozed_until <= awake_at))
     if state:
         query = query.where(Proposal.state == state)
     if kind:
@@ -125,7 +150,7 @@ def decide(
 
     label = Decision(
         proposal_id=proposal.id, decision="approved" if event is ProposalEvent.APPROVE
-        else "rejected", reason=decision.reason, decided_by=decision.decided_by,
+        else "rejected", reason=decision.reason, decided_by=decision.decided_by or "unknown",
         decided_at=now, source=source,
     )
     if proposal.kind == DRAFT:
@@ -161,7 +186,7 @@ def decide(
     session.flush()
     audit(
         session=session, proposal_id=proposal.id, event=f"decision_{label.decision}",
-        actor=decision.decided_by, at=now,
+        actor=decision.decided_by or "unknown", at=now,
         detail={"source": source, "reason": decision.reason, "edit_distance": label.edit_distance,
                 "final_score": label.final_score, "final_text": label.final_text},
     )
@@ -213,3 +238,64 @@ def counts_by(*, session: Session, column: Any, model: Any) -> dict[str, int]:
     """Row counts of ``model`` grouped by ``column``."""
     rows = session.execute(select(column, func.count()).select_from(model).group_by(column))
     return {str(key): int(n) for key, n in rows}
+
+
+def can_see(principal: Principal, proposal: Proposal) -> bool:
+    """Reps see the proposals of leads they own or that were assigned to them."""
+    if principal.role is not Role.REP:
+        return True
+    return principal.owner_id in (proposal.owner_id, proposal.assignee_id)
+
+
+def get_visible(*, session: Session, proposal_id: int, principal: Principal) -> Proposal:
+    """The proposal, if this caller may see it."""
+    proposal = get_or_raise(session=session, proposal_id=proposal_id)
+    if not can_see(principal, proposal):
+        raise ForbiddenError(f"proposal {proposal_id} is for a lead you do not own")
+    return proposal
+
+
+def snooze(*, session: Session, proposal: Proposal, until: datetime, actor: str,
+           now: datetime) -> Proposal:
+    """Hide a pending proposal from the rep's queue until ``until`` (not past its expiry)."""
+    if proposal.state != ProposalState.PENDING:
+        raise InvalidTransitionError(proposal.state, "snooze")
+    if until <= now:
+        raise BadDecisionError("snooze until a time in the future")
+    if proposal.expires_at is not None and until >= proposal.expires_at:
+        raise BadDecisionError(
+            f"the proposal expires at {proposal.expires_at.isoformat()}; snooze to before then"
+        )
+    proposal.snoozed_until = until
+    audit(session=session, proposal_id=proposal.id, event="snoozed", actor=actor,
+          detail={"until": until.isoformat()}, at=now)
+    return proposal
+
+
+def audit_chain(*, session: Session, proposal: Proposal) -> dict[str, Any]:
+    """Everything that led to, and followed from, one proposal."""
+    score = session.get(Score, proposal.score_id) if proposal.score_id else None
+    snapshot = session.get(LeadSnapshot, score.snapshot_id) if score else None
+    lead = session.get(Lead, proposal.crm_id)
+    current = session.get(LeadSnapshot, lead.snapshot_id) if lead else None
+    events = session.scalars(
+        select(AuditEvent).where(AuditEvent.proposal_id == proposal.id).order_by(AuditEvent.id)
+    ).all()
+    outbox = session.scalars(
+        select(OutboxEmail).where(OutboxEmail.proposal_id == proposal.id)
+    ).one_or_none()
+    return {
+        "lead_snapshot": snapshot.payload if snapshot else None,
+        "score": None if score is None else {
+            "score": score.score, "tier": score.tier, "factors": score.factors,
+            "weights_version": score.weights_version, "model_version": score.model_version,
+            "scored_at": score.scored_at,
+        },
+        "events": [{"at": e.at, "event": e.event, "actor": e.actor, "detail": e.detail}
+                   for e in events],
+        "send": None if outbox is None else {
+            "state": outbox.state, "attempts": outbox.attempts, "message_id": outbox.message_id,
+            "sent_at": outbox.sent_at, "last_error": outbox.last_error,
+        },
+        "outcome": (current.payload or {}).get("status") if current else None,
+    }

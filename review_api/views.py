@@ -1,62 +1,270 @@
-"""Thin HTTP routes: look up, 404, call the service."""
+"""Thin HTTP routes: authenticate, look up, check access, call the service."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import io
+import json
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 
-from review_api import service
-from review_api.deps import NowDep, SessionDep
-from review_api.schemas import DecisionIn, DecisionOut, ErrorOut, ProposalDetail, ProposalOut
+from review_api import labels, service
+from review_api.deps import (
+    AdminDep,
+    AnalystDep,
+    DeciderDep,
+    NowDep,
+    ReaderDep,
+    SessionDep,
+    get_store,
+)
+from review_api.errors import ReviewError
+from review_api.keys import Role, create_key, list_keys, revoke
+from review_api.schemas import (
+    DecisionIn,
+    DecisionOut,
+    ErrorOut,
+    ProposalDetail,
+    ProposalOut,
+)
+from review_api.store.db import is_current
 
 router = APIRouter()
-ERRORS: dict[int | str, dict[str, object]] = {
-    404: {"model": ErrorOut}, 409: {"model": ErrorOut}, 422: {"model": ErrorOut},
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorOut} for code in (401, 403, 404, 409, 413, 422)
 }
 States = Literal[
     "pending", "approved", "rejected", "expired", "superseded", "sent", "send_failed"
 ]
+MAX_BULK = 100
 
 
-@router.get("/health")
+@router.get("/healthz", tags=["operations"])
+def healthz() -> dict[str, str]:
+    """The process is up."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", tags=["operations"], responses={503: {"model": ErrorOut}})
+def readyz(request: Request, response: Response) -> dict[str, str]:
+    """The database answers and its schema is at the newest migration."""
+    store = get_store(request)
+    try:
+        with store.session() as session:
+            session.execute(text("SELECT 1"))
+        current = is_current(store.engine)
+    except Exception:  # noqa: BLE001 - any failure here means "not ready", said plainly
+        response.status_code = 503
+        return {"status": "database unreachable"}
+    if not current:
+        response.status_code = 503
+        return {"status": "database schema is not at the newest migration"}
+    return {"status": "ready"}
+
+
+@router.get("/health", tags=["operations"], include_in_schema=False)
 def health(session: SessionDep) -> dict[str, str]:
-    """Liveness and database reachability."""
+    """Kept for old probes: the database answers."""
     session.execute(text("SELECT 1"))
     return {"status": "ok"}
 
 
-@router.get("/proposals", response_model=list[ProposalOut])
+@router.get("/metrics", tags=["operations"], responses=ERRORS,
+            response_class=Response)
+def metrics(request: Request, _who: AnalystDep) -> Response:
+    """Prometheus metrics (analyst or admin key)."""
+    registry = request.app.state.metrics.registry
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/proposals", response_model=list[ProposalOut], responses=ERRORS)
 def list_proposals(
     session: SessionDep,
+    who: ReaderDep,
+    now: NowDep,
     state: States | None = None,
     kind: Literal["draft", "score_override"] | None = None,
     owner_id: Annotated[str | None, Query(max_length=64)] = None,
+    include_snoozed: bool = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> list[ProposalOut]:
-    """Proposals, newest first."""
-    rows = service.list_proposals(session=session, state=state, kind=kind, owner_id=owner_id,
-                                  limit=limit, offset=offset)
+    """Proposals, newest first; a rep sees only their own and those assigned to them."""
+    rows = service.list_proposals(
+        session=session, state=state, kind=kind, owner_id=owner_id, limit=limit,
+        offset=offset, visible_to=who.owner_id if who.role is Role.REP else None,
+        awake_at=None if include_snoozed else now,
+    )
     return [ProposalOut.model_validate(row) for row in rows]
 
 
 @router.get("/proposals/{proposal_id}", response_model=ProposalDetail, responses=ERRORS)
-def get_proposal(proposal_id: int, session: SessionDep) -> ProposalDetail:
+def get_proposal(proposal_id: int, session: SessionDep, who: ReaderDep) -> ProposalDetail:
     """One proposal with its decision."""
-    proposal = service.get_or_raise(session=session, proposal_id=proposal_id)
+    proposal = service.get_visible(session=session, proposal_id=proposal_id, principal=who)
     detail = ProposalDetail.model_validate(proposal)
     label = service.decision_for(session=session, proposal_id=proposal_id)
     detail.decision = DecisionOut.model_validate(label) if label else None
     return detail
 
 
-@router.post("/proposals/{proposal_id}/decision", response_model=DecisionOut, responses=ERRORS)
-def decide(proposal_id: int, decision: DecisionIn, session: SessionDep,
-           now: NowDep) -> DecisionOut:
-    """Approve (optionally with an edited text or score) or reject with a reason."""
-    proposal = service.get_or_raise(session=session, proposal_id=proposal_id)
+def _decide(request: Request, session: Any, proposal_id: int, decision: DecisionIn,
+            who: Any, now: datetime) -> DecisionOut:
+    proposal = service.get_visible(session=session, proposal_id=proposal_id, principal=who)
+    decision = decision.model_copy(update={"decided_by": who.actor})
     label = service.decide(session=session, proposal=proposal, decision=decision, source="api",
                            now=now)
+    api_metrics = request.app.state.metrics
+    api_metrics.decisions.labels(label.decision, proposal.kind).inc()
+    api_metrics.decision_latency.observe(max(0.0, (now - proposal.created_at).total_seconds()))
     return DecisionOut.model_validate(label)
+
+
+@router.post("/proposals/{proposal_id}/decision", response_model=DecisionOut, responses=ERRORS)
+def decide(proposal_id: int, decision: DecisionIn, request: Request, session: SessionDep,
+           who: DeciderDep, now: NowDep) -> DecisionOut:
+    """Approve (optionally with an edited text or score) or reject with a reason."""
+    return _decide(request, session, proposal_id, decision, who, now)
+
+
+class SnoozeIn(BaseModel):
+    """Hide a proposal from the queue until a time."""
+
+    model_config = ConfigDict(extra="forbid")
+    until: datetime
+
+
+@router.post("/proposals/{proposal_id}/snooze", response_model=ProposalOut, responses=ERRORS)
+def snooze(proposal_id: int, body: SnoozeIn, session: SessionDep, who: DeciderDep,
+           now: NowDep) -> ProposalOut:
+    """Snooze a pending proposal (never past its expiry)."""
+    proposal = service.get_visible(session=session, proposal_id=proposal_id, principal=who)
+    until = body.until if body.until.tzinfo else body.until.replace(tzinfo=now.tzinfo)
+    service.snooze(session=session, proposal=proposal, until=until, actor=who.actor, now=now)
+    session.flush()
+    return ProposalOut.model_validate(proposal)
+
+
+class BulkItem(DecisionIn):
+    """One decision in a bulk call."""
+
+    proposal_id: int = Field(ge=1)
+
+
+class BulkIn(BaseModel):
+    """Up to MAX_BULK decisions; each is taken, or refused, on its own."""
+
+    model_config = ConfigDict(extra="forbid")
+    items: list[BulkItem] = Field(min_length=1, max_length=MAX_BULK)
+
+
+class Receipt(BaseModel):
+    """What became of one item of a bulk call."""
+
+    proposal_id: int
+    ok: bool
+    code: str | None = None
+    message: str | None = None
+    decision: DecisionOut | None = None
+
+
+@router.post("/proposals/decisions", response_model=list[Receipt], responses=ERRORS)
+def bulk_decide(body: BulkIn, request: Request, who: DeciderDep, now: NowDep) -> list[Receipt]:
+    """Decide many proposals; one receipt per item, in order. A refused item stops nothing."""
+    store = get_store(request)
+    receipts = []
+    for item in body.items:
+        decision = DecisionIn.model_validate(item.model_dump(exclude={"proposal_id"}))
+        try:
+            with store.session() as session:  # each item commits or fails alone
+                label = _decide(request, session, item.proposal_id, decision, who, now)
+            receipts.append(Receipt(proposal_id=item.proposal_id, ok=True, decision=label))
+        except ReviewError as exc:
+            receipts.append(Receipt(proposal_id=item.proposal_id, ok=False, code=exc.code,
+                                    message=str(exc)))
+    return receipts
+
+
+@router.get("/proposals/{proposal_id}/audit", responses=ERRORS)
+def audit(proposal_id: int, session: SessionDep, who: ReaderDep) -> dict[str, Any]:
+    """The whole chain for one proposal: lead, score, prompt, draft, decisions, send, outcome."""
+    proposal = service.get_visible(session=session, proposal_id=proposal_id, principal=who)
+    label = service.decision_for(session=session, proposal_id=proposal_id)
+    chain = service.audit_chain(session=session, proposal=proposal)
+    return {
+        "proposal": ProposalOut.model_validate(proposal).model_dump(mode="json"),
+        "decision": DecisionOut.model_validate(label).model_dump(mode="json") if label else None,
+        **chain,
+    }
+
+
+@router.get("/labels", responses=ERRORS, response_class=Response)
+def get_labels(
+    session: SessionDep,
+    _who: AnalystDep,
+    since: datetime | None = None,
+    kind: Literal["draft", "score_override"] | None = None,
+    format: Literal["csv", "parquet"] = "csv",  # noqa: A002 - the query parameter's name
+) -> Response:
+    """Every decision as a labelled row (analyst or admin key), as CSV or Parquet."""
+    frame = labels.load(session=session, since=since, kind=kind)
+    # Lead fields vary by CRM and field map: one JSON object per cell keeps every format
+    # able to hold them (Parquet cannot infer a struct from differing or empty dicts).
+    frame = frame.assign(lead=frame["lead"].map(json.dumps))
+    if format == "parquet":
+        buffer = io.BytesIO()
+        frame.to_parquet(buffer, index=False)
+        return Response(buffer.getvalue(), media_type="application/vnd.apache.parquet")
+    return Response(frame.to_csv(index=False), media_type="text/csv")
+
+
+class KeyIn(BaseModel):
+    """A key to create."""
+
+    model_config = ConfigDict(extra="forbid")
+    role: Role
+    owner_id: str | None = Field(default=None, max_length=64)
+    name: str = Field(default="", max_length=128)
+
+
+class KeyOut(BaseModel):
+    """A key as listed: never its secret."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    prefix: str
+    role: str
+    owner_id: str | None
+    name: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class NewKeyOut(KeyOut):
+    """A key just created: the only time its secret is shown."""
+
+    key: str
+
+
+@router.post("/admin/keys", response_model=NewKeyOut, status_code=201, responses=ERRORS)
+def create_api_key(body: KeyIn, session: SessionDep, _who: AdminDep) -> NewKeyOut:
+    """Create an API key (admin)."""
+    row, plain = create_key(session=session, role=body.role, owner_id=body.owner_id,
+                            name=body.name)
+    return NewKeyOut.model_validate({**KeyOut.model_validate(row).model_dump(), "key": plain})
+
+
+@router.get("/admin/keys", response_model=list[KeyOut], responses=ERRORS)
+def get_api_keys(session: SessionDep, _who: AdminDep) -> list[KeyOut]:
+    """Every API key, without secrets (admin)."""
+    return [KeyOut.model_validate(row) for row in list_keys(session=session)]
+
+
+@router.post("/admin/keys/{key_id}/revoke", response_model=KeyOut, responses=ERRORS)
+def revoke_api_key(key_id: int, session: SessionDep, _who: AdminDep, now: NowDep) -> KeyOut:
+    """Revoke an API key (admin); it stops working at once."""
+    return KeyOut.model_validate(revoke(session=session, key_id=key_id, now=now))

@@ -8,7 +8,7 @@ import typer
 
 from connectors.errors import ConnectorError
 from drafting.errors import DraftingError
-from leadloop.cli import config, review, sandbox, steps
+from leadloop.cli import config, keys, review, sandbox, steps
 from leadloop.cli.common import err_console
 from leadloop.errors import LeadloopError
 from review_api.errors import ReviewError
@@ -22,6 +22,7 @@ app = typer.Typer(
 app.add_typer(config.app, name="config")
 app.add_typer(sandbox.app, name="sandbox")
 app.add_typer(review.app, name="review")
+app.add_typer(keys.app, name="keys")
 steps.register(app)
 
 

@@ -122,8 +122,10 @@ def test_decision_through_the_api_is_sent_by_the_pipeline(tmp_path: Path) -> Non
 
     leadloop("sandbox", "seed", "--leads", "40")
     leadloop("run")
+    out = leadloop("keys", "create", "--role", "admin", "--name", "ops")
+    key = out.strip().splitlines()[-1]
     store = open_store(settings())
-    client = TestClient(create_app(store))
+    client = TestClient(create_app(store), headers={"Authorization": f"Bearer {key}"})
     proposals = client.get("/proposals", params={"kind": "draft", "state": "pending"}).json()
     assert proposals
     chosen = proposals[0]

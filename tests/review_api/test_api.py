@@ -1,13 +1,17 @@
 from __future__ import annotations
 
+import io
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from review_api import service
 from review_api.app import create_app
+from review_api.keys import Role, create_key, revoke
 from review_api.store.db import Store
 from review_api.store.models import Lead, LeadSnapshot, OutboxEmail
 
@@ -37,9 +41,34 @@ def _seed(store: Store) -> dict[str, int]:
         return {"draft": draft.id, "override": override.id}
 
 
+@dataclass
+class Keys:
+    admin: str
+    rep: str  # owns U1's leads
+    other_rep: str  # owns U2's leads
+    analyst: str
+    revoked: str
+
+
 @pytest.fixture
-def client(store: Store) -> TestClient:
-    return TestClient(create_app(store, clock=lambda: NOW))
+def keys(store: Store) -> Keys:
+    with store.session() as session:
+        made = {
+            "admin": create_key(session=session, role=Role.ADMIN)[1],
+            "rep": create_key(session=session, role=Role.REP, owner_id="U1")[1],
+            "other_rep": create_key(session=session, role=Role.REP, owner_id="U2")[1],
+            "analyst": create_key(session=session, role=Role.ANALYST)[1],
+        }
+        row, made["revoked"] = create_key(session=session, role=Role.ADMIN, name="old")
+        revoke(session=session, key_id=row.id, now=NOW)
+    return Keys(**made)
+
+
+@pytest.fixture
+def client(store: Store, keys: Keys) -> TestClient:
+    """A client calling as the rep who owns lead L1."""
+    return TestClient(create_app(store, clock=lambda: NOW),
+                      headers={"Authorization": f"Bearer {keys.rep}"})
 
 
 def test_list_and_filter_proposals(client: TestClient, store: Store) -> None:
@@ -104,7 +133,6 @@ def test_score_override_approval_applies_the_reps_score(client: TestClient, stor
     [
         ({"decision": "reject", "decided_by": "U1"}, "needs a reason"),
         ({"decision": "maybe", "decided_by": "U1"}, "decision"),
-        ({"decision": "approve"}, "decided_by"),
         ({"decision": "approve", "decided_by": "U1", "final_score": 101}, "final_score"),
         ({"decision": "approve", "decided_by": "U1", "surprise": 1}, "surprise"),
     ],
@@ -129,9 +157,158 @@ def test_wrong_kind_of_decision_is_refused(client: TestClient, store: Store) -> 
 
 def test_unknown_proposal_is_404(client: TestClient, store: Store) -> None:
     response = client.get("/proposals/999")
-    assert response.status_code == 404
+    assert response.status_code == 404, response.text
     assert response.json() == {"code": "not_found", "message": "proposal 999 does not exist"}
 
 
-def test_health(client: TestClient) -> None:
-    assert client.get("/health").json() == {"status": "ok"}
+def test_health_and_readiness_need_no_key(store: Store) -> None:
+    anonymous = TestClient(create_app(store))
+    assert anonymous.get("/healthz").json() == {"status": "ok"}
+    assert anonymous.get("/readyz").json() == {"status": "ready"}
+
+
+def test_decision_is_recorded_as_the_keys_owner_not_the_body(
+    client: TestClient, store: Store
+) -> None:
+    ids = _seed(store)
+    response = client.post(f"/proposals/{ids['draft']}/decision",
+                           json={"decision": "approve", "decided_by": "someone-else"})
+    assert response.json()["decided_by"] == "U1"
+
+
+ROUTES = [
+    ("get", "/proposals", None),
+    ("get", "/proposals/{draft}", None),
+    ("post", "/proposals/{draft}/decision", {"decision": "approve"}),
+    ("post", "/proposals/{draft}/snooze", {"until": "2026-11-03T09:00:00Z"}),
+    ("post", "/proposals/decisions", {"items": [{"proposal_id": 1, "decision": "approve"}]}),
+    ("get", "/proposals/{draft}/audit", None),
+    ("get", "/labels", None),
+    ("get", "/metrics", None),
+    ("get", "/admin/keys", None),
+    ("post", "/admin/keys", {"role": "analyst"}),
+    ("post", "/admin/keys/1/revoke", None),
+]
+# Which roles each route refuses (403); every route refuses no key, a wrong and a revoked key.
+REFUSED = {
+    "/proposals/{draft}/decision": ["analyst"], "/proposals/{draft}/snooze": ["analyst"],
+    "/proposals/decisions": ["analyst"], "/labels": ["rep"], "/metrics": ["rep"],
+    "/admin/keys": ["rep", "analyst"], "/admin/keys/1/revoke": ["rep", "analyst"],
+}
+
+
+@pytest.mark.parametrize(("method", "path", "body"), ROUTES)
+def test_every_route_refuses_missing_wrong_and_revoked_keys(
+    store: Store, keys: Keys, method: str, path: str, body: dict[str, object] | None
+) -> None:
+    ids = _seed(store)
+    url = path.format(draft=ids["draft"])
+    app = create_app(store, clock=lambda: NOW)
+    for headers, expected in [
+        ({}, "an API key is required"),
+        ({"Authorization": "Bearer ll_0000_wrong"}, "unknown API key"),
+        ({"Authorization": f"Bearer {keys.admin}x"}, "unknown API key"),
+        ({"X-API-Key": keys.revoked}, "revoked"),
+    ]:
+        response = TestClient(app).request(method, url, json=body, headers=headers)
+        assert response.status_code == 401, (url, headers)
+        assert expected in response.json()["message"]
+    for role in REFUSED.get(path, []):
+        key = {"rep": keys.rep, "analyst": keys.analyst}[role]
+        response = TestClient(app).request(method, url, json=body, headers={"X-API-Key": key})
+        assert response.status_code == 403, (url, role)
+        assert response.json()["code"] == "forbidden"
+
+
+def test_rep_sees_and_decides_only_their_own_leads(store: Store, keys: Keys) -> None:
+    ids = _seed(store)
+    other = TestClient(create_app(store, clock=lambda: NOW),
+                       headers={"Authorization": f"Bearer {keys.other_rep}"})
+    assert other.get("/proposals").json() == []
+    assert other.get(f"/proposals/{ids['draft']}").status_code == 403
+    refused = other.post(f"/proposals/{ids['draft']}/decision", json={"decision": "approve"})
+    assert refused.status_code == 403
+    admin = TestClient(create_app(store, clock=lambda: NOW),
+                       headers={"Authorization": f"Bearer {keys.admin}"})
+    assert len(admin.get("/proposals").json()) == 2
+    assert admin.get(f"/proposals/{ids['draft']}").json()["state"] == "pending"
+
+
+def test_bulk_decisions_get_a_receipt_each(client: TestClient, store: Store) -> None:
+    ids = _seed(store)
+    response = client.post("/proposals/decisions", json={"items": [
+        {"proposal_id": ids["draft"], "decision": "approve"},
+        {"proposal_id": ids["draft"], "decision": "reject", "reason": "changed my mind"},
+        {"proposal_id": 999, "decision": "approve"},
+        {"proposal_id": ids["override"], "decision": "reject", "reason": "not buying"},
+    ]})
+    assert response.status_code == 200, response.text
+    receipts = response.json()
+    assert [r["ok"] for r in receipts] == [True, False, False, True]
+    assert [r["code"] for r in receipts] == [None, "invalid_transition", "not_found", None]
+    too_many = {"items": [{"proposal_id": 1, "decision": "approve"}] * 101}
+    assert client.post("/proposals/decisions", json=too_many).status_code == 422
+
+
+def test_snooze_hides_until_then_and_never_past_expiry(client: TestClient, store: Store) -> None:
+    ids = _seed(store)
+    url = f"/proposals/{ids['draft']}/snooze"
+    assert client.post(url, json={"until": (NOW + timedelta(days=4)).isoformat()}).json()[
+        "code"] == "bad_decision"
+    assert client.post(url, json={"until": (NOW + timedelta(hours=5)).isoformat()}).status_code \
+        == 200
+    assert [p["id"] for p in client.get("/proposals").json()] == [ids["override"]]
+    everything = client.get("/proposals", params={"include_snoozed": True}).json()
+    assert {p["id"] for p in everything} == set(ids.values())
+
+
+def test_audit_chain_and_labels(client: TestClient, store: Store, keys: Keys) -> None:
+    ids = _seed(store)
+    client.post(f"/proposals/{ids['draft']}/decision",
+                json={"decision": "approve", "final_text": "Subject: Hi\n\nHi Ann,\n\nNew."})
+    chain = client.get(f"/proposals/{ids['draft']}/audit").json()
+    assert [e["event"] for e in chain["events"]] == ["proposed", "decision_approved"]
+    assert chain["decision"]["final_text"] == "Subject: Hi\n\nHi Ann,\n\nNew."
+    assert chain["send"]["state"] == "queued"
+    analyst = TestClient(create_app(store, clock=lambda: NOW),
+                         headers={"Authorization": f"Bearer {keys.analyst}"})
+    csv = analyst.get("/labels")
+    assert csv.headers["content-type"].startswith("text/csv")
+    table = pd.read_csv(io.StringIO(csv.text))
+    assert list(table.columns[:4]) == ["proposal_id", "proposal_key", "kind", "crm_id"]
+    assert list(table["decision"]) == ["approved"]
+    assert table["final_text"][0] == "Subject: Hi\n\nHi Ann,\n\nNew."
+    parquet = analyst.get("/labels", params={"format": "parquet", "kind": "draft"})
+    frame = pd.read_parquet(io.BytesIO(parquet.content))
+    assert list(frame["decision"]) == ["approved"] and frame["edit_distance"][0] > 0
+
+
+def test_metrics_count_proposals_and_decisions(client: TestClient, store: Store,
+                                                keys: Keys) -> None:
+    ids = _seed(store)
+    client.post(f"/proposals/{ids['draft']}/decision", json={"decision": "approve"})
+    text = client.get("/metrics", headers={"Authorization": f"Bearer {keys.analyst}"}).text
+    assert 'leadloop_proposals{kind="draft",state="approved"} 1.0' in text
+    assert 'leadloop_api_decisions_total{decision="approved",kind="draft"} 1.0' in text
+
+
+def test_admin_creates_and_revokes_keys(store: Store, keys: Keys) -> None:
+    admin = TestClient(create_app(store), headers={"Authorization": f"Bearer {keys.admin}"})
+    made = admin.post("/admin/keys", json={"role": "rep", "owner_id": "U9"})
+    assert made.status_code == 201
+    new_key = made.json()["key"]
+    as_new = TestClient(create_app(store), headers={"X-API-Key": new_key})
+    assert as_new.get("/proposals").status_code == 200
+    assert admin.post(f"/admin/keys/{made.json()['id']}/revoke").json()["revoked_at"]
+    assert as_new.get("/proposals").status_code == 401
+    listed = admin.get("/admin/keys").json()
+    assert all("key" not in row for row in listed)
+    assert admin.post("/admin/keys", json={"role": "rep"}).json()["code"] == "bad_key_request"
+
+
+def test_oversized_body_is_refused(client: TestClient, store: Store) -> None:
+    ids = _seed(store)
+    response = client.post(f"/proposals/{ids['draft']}/decision",
+                           content=b'{"decision": "approve", "reason": "' + b"x" * 1_100_000
+                           + b'"}', headers={"content-type": "application/json"})
+    assert response.status_code == 413 and response.json()["code"] == "too_large"
