@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from review_api.errors import ReviewError
@@ -27,6 +28,7 @@ STATUS = {
     "invalid_transition": 409,
     "bad_decision": 422,
     "bad_key_request": 422,
+    "bad_request": 422,
     "store": 503,
 }
 
@@ -77,6 +79,16 @@ async def _nothing() -> Message:
     return {"type": "http.disconnect"}
 
 
+def _methods_for(app: FastAPI, scope: Scope) -> set[str]:
+    methods: set[str] = set()
+    for route in app.router.routes:
+        if isinstance(route, Route) and route.methods:
+            match, _ = route.matches({**scope, "method": next(iter(route.methods))})
+            if match is not Match.NONE:
+                methods |= route.methods
+    return methods
+
+
 def create_app(store: Store, *, clock: Callable[[], datetime] | None = None) -> FastAPI:
     """The review API over ``store``."""
     app = FastAPI(
@@ -113,9 +125,15 @@ def create_app(store: Store, *, clock: Callable[[], datetime] | None = None) -> 
                             status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        codes = {404: "not_found", 405: "method_not_allowed"}
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        codes = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette names only the first route that matched the path; a path served by
+            # several routes (GET and POST /admin/keys) must list all their methods.
+            headers["Allow"] = ", ".join(sorted(_methods_for(app, request.scope)))
         return JSONResponse({"code": codes.get(exc.status_code, "http_error"),
-                             "message": str(exc.detail)}, status_code=exc.status_code)
+                             "message": str(exc.detail)}, status_code=exc.status_code,
+                            headers=headers)
 
     return app

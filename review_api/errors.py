@@ -46,3 +46,9 @@ class StoreError(ReviewError):
     """The database cannot be reached or is not migrated."""
 
     code = "store"
+
+
+class BadRequestError(ReviewError):
+    """A request parameter is malformed in a way the schema cannot say."""
+
+    code = "bad_request"

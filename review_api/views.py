@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
@@ -22,7 +22,7 @@ from review_api.deps import (
     SessionDep,
     get_store,
 )
-from review_api.errors import ReviewError
+from review_api.errors import BadRequestError, ReviewError
 from review_api.keys import Role, create_key, list_keys, revoke
 from review_api.schemas import (
     DecisionIn,
@@ -35,12 +35,15 @@ from review_api.store.db import is_current
 
 router = APIRouter()
 ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorOut} for code in (401, 403, 404, 409, 413, 422)
+    code: {"model": ErrorOut} for code in (400, 401, 403, 404, 409, 413, 422)
 }
 States = Literal[
     "pending", "approved", "rejected", "expired", "superseded", "sent", "send_failed"
 ]
 MAX_BULK = 100
+MAX_ID = 2_147_483_647  # ids are 32-bit on every backend we support
+ProposalId = Annotated[int, Path(ge=1, le=MAX_ID, description="The proposal's id.")]
+KeyId = Annotated[int, Path(ge=1, le=MAX_ID, description="The key's id.")]
 
 
 @router.get("/healthz", tags=["operations"])
@@ -103,7 +106,7 @@ def list_proposals(
 
 
 @router.get("/proposals/{proposal_id}", response_model=ProposalDetail, responses=ERRORS)
-def get_proposal(proposal_id: int, session: SessionDep, who: ReaderDep) -> ProposalDetail:
+def get_proposal(proposal_id: ProposalId, session: SessionDep, who: ReaderDep) -> ProposalDetail:
     """One proposal with its decision."""
     proposal = service.get_visible(session=session, proposal_id=proposal_id, principal=who)
     detail = ProposalDetail.model_validate(proposal)
@@ -125,7 +128,7 @@ def _decide(request: Request, session: Any, proposal_id: int, decision: Decision
 
 
 @router.post("/proposals/{proposal_id}/decision", response_model=DecisionOut, responses=ERRORS)
-def decide(proposal_id: int, decision: DecisionIn, request: Request, session: SessionDep,
+def decide(proposal_id: ProposalId, decision: DecisionIn, request: Request, session: SessionDep,
            who: DeciderDep, now: NowDep) -> DecisionOut:
     """Approve (optionally with an edited text or score) or reject with a reason."""
     return _decide(request, session, proposal_id, decision, who, now)
@@ -139,7 +142,7 @@ class SnoozeIn(BaseModel):
 
 
 @router.post("/proposals/{proposal_id}/snooze", response_model=ProposalOut, responses=ERRORS)
-def snooze(proposal_id: int, body: SnoozeIn, session: SessionDep, who: DeciderDep,
+def snooze(proposal_id: ProposalId, body: SnoozeIn, session: SessionDep, who: DeciderDep,
            now: NowDep) -> ProposalOut:
     """Snooze a pending proposal (never past its expiry)."""
     proposal = service.get_visible(session=session, proposal_id=proposal_id, principal=who)
@@ -152,7 +155,7 @@ def snooze(proposal_id: int, body: SnoozeIn, session: SessionDep, who: DeciderDe
 class BulkItem(DecisionIn):
     """One decision in a bulk call."""
 
-    proposal_id: int = Field(ge=1)
+    proposal_id: int = Field(ge=1, le=MAX_ID)
 
 
 class BulkIn(BaseModel):
@@ -172,7 +175,7 @@ class Receipt(BaseModel):
     decision: DecisionOut | None = None
 
 
-@router.post("/proposals/decisions", response_model=list[Receipt], responses=ERRORS)
+@router.post("/decisions", response_model=list[Receipt], responses=ERRORS)
 def bulk_decide(body: BulkIn, request: Request, who: DeciderDep, now: NowDep) -> list[Receipt]:
     """Decide many proposals; one receipt per item, in order. A refused item stops nothing."""
     store = get_store(request)
@@ -190,7 +193,7 @@ def bulk_decide(body: BulkIn, request: Request, who: DeciderDep, now: NowDep) ->
 
 
 @router.get("/proposals/{proposal_id}/audit", responses=ERRORS)
-def audit(proposal_id: int, session: SessionDep, who: ReaderDep) -> dict[str, Any]:
+def audit(proposal_id: ProposalId, session: SessionDep, who: ReaderDep) -> dict[str, Any]:
     """The whole chain for one proposal: lead, score, prompt, draft, decisions, send, outcome."""
     proposal = service.get_visible(session=session, proposal_id=proposal_id, principal=who)
     label = service.decision_for(session=session, proposal_id=proposal_id)
@@ -206,12 +209,14 @@ def audit(proposal_id: int, session: SessionDep, who: ReaderDep) -> dict[str, An
 def get_labels(
     session: SessionDep,
     _who: AnalystDep,
-    since: datetime | None = None,
+    since: Annotated[str | None, Query(
+        description="Only decisions at or after this ISO 8601 time, e.g. 2026-11-01T00:00:00Z",
+        json_schema_extra={"format": "date-time"})] = None,
     kind: Literal["draft", "score_override"] | None = None,
     format: Literal["csv", "parquet"] = "csv",  # noqa: A002 - the query parameter's name
 ) -> Response:
     """Every decision as a labelled row (analyst or admin key), as CSV or Parquet."""
-    frame = labels.load(session=session, since=since, kind=kind)
+    frame = labels.load(session=session, since=_iso_time("since", since), kind=kind)
     # Lead fields vary by CRM and field map: one JSON object per cell keeps every format
     # able to hold them (Parquet cannot infer a struct from differing or empty dicts).
     frame = frame.assign(lead=frame["lead"].map(json.dumps))
@@ -220,6 +225,18 @@ def get_labels(
         frame.to_parquet(buffer, index=False)
         return Response(buffer.getvalue(), media_type="application/vnd.apache.parquet")
     return Response(frame.to_csv(index=False), media_type="text/csv")
+
+
+def _iso_time(name: str, value: str | None) -> datetime | None:
+    """An ISO 8601 time, UTC if no zone is given; a number or anything else is refused."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise BadRequestError(f"{name}: expected an ISO 8601 time such as "
+                              f"2026-11-01T00:00:00Z, got {value!r}") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 class KeyIn(BaseModel):
@@ -265,6 +282,6 @@ def get_api_keys(session: SessionDep, _who: AdminDep) -> list[KeyOut]:
 
 
 @router.post("/admin/keys/{key_id}/revoke", response_model=KeyOut, responses=ERRORS)
-def revoke_api_key(key_id: int, session: SessionDep, _who: AdminDep, now: NowDep) -> KeyOut:
+def revoke_api_key(key_id: KeyId, session: SessionDep, _who: AdminDep, now: NowDep) -> KeyOut:
     """Revoke an API key (admin); it stops working at once."""
     return KeyOut.model_validate(revoke(session=session, key_id=key_id, now=now))

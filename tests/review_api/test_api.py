@@ -181,7 +181,7 @@ ROUTES = [
     ("get", "/proposals/{draft}", None),
     ("post", "/proposals/{draft}/decision", {"decision": "approve"}),
     ("post", "/proposals/{draft}/snooze", {"until": "2026-11-03T09:00:00Z"}),
-    ("post", "/proposals/decisions", {"items": [{"proposal_id": 1, "decision": "approve"}]}),
+    ("post", "/decisions", {"items": [{"proposal_id": 1, "decision": "approve"}]}),
     ("get", "/proposals/{draft}/audit", None),
     ("get", "/labels", None),
     ("get", "/metrics", None),
@@ -192,7 +192,7 @@ ROUTES = [
 # Which roles each route refuses (403); every route refuses no key, a wrong and a revoked key.
 REFUSED = {
     "/proposals/{draft}/decision": ["analyst"], "/proposals/{draft}/snooze": ["analyst"],
-    "/proposals/decisions": ["analyst"], "/labels": ["rep"], "/metrics": ["rep"],
+    "/decisions": ["analyst"], "/labels": ["rep"], "/metrics": ["rep"],
     "/admin/keys": ["rep", "analyst"], "/admin/keys/1/revoke": ["rep", "analyst"],
 }
 
@@ -236,7 +236,7 @@ def test_rep_sees_and_decides_only_their_own_leads(store: Store, keys: Keys) -> 
 
 def test_bulk_decisions_get_a_receipt_each(client: TestClient, store: Store) -> None:
     ids = _seed(store)
-    response = client.post("/proposals/decisions", json={"items": [
+    response = client.post("/decisions", json={"items": [
         {"proposal_id": ids["draft"], "decision": "approve"},
         {"proposal_id": ids["draft"], "decision": "reject", "reason": "changed my mind"},
         {"proposal_id": 999, "decision": "approve"},
@@ -247,7 +247,7 @@ def test_bulk_decisions_get_a_receipt_each(client: TestClient, store: Store) -> 
     assert [r["ok"] for r in receipts] == [True, False, False, True]
     assert [r["code"] for r in receipts] == [None, "invalid_transition", "not_found", None]
     too_many = {"items": [{"proposal_id": 1, "decision": "approve"}] * 101}
-    assert client.post("/proposals/decisions", json=too_many).status_code == 422
+    assert client.post("/decisions", json=too_many).status_code == 422
 
 
 def test_snooze_hides_until_then_and_never_past_expiry(client: TestClient, store: Store) -> None:
