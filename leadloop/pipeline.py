@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from connectors.base import (
@@ -57,6 +57,9 @@ BATCH = 200
 LEADS_STREAM = "leads"
 TASKS_STREAM = "tasks"
 MAX_SEND_ATTEMPTS = 5
+# A sender that died mid-send leaves its row 'sending'; after this lease another run may take
+# it over, asking the CRM's email log first. A live sender finishes well within it.
+SEND_LEASE = timedelta(minutes=5)
 
 
 def _no_progress(_label: str, _total: int | None) -> Callable[[int], None]:
@@ -540,6 +543,7 @@ class Pipeline:
         return report
 
     def _send_one(self, outbox_id: int, report: SendReport) -> None:
+        now = self.clock()
         with self.store.session() as session:
             row = session.get_one(OutboxEmail, outbox_id)
             proposal = session.get_one(Proposal, row.proposal_id)
@@ -554,9 +558,8 @@ class Pipeline:
                               actor="leadloop", detail={"state": proposal.state})
                 report.refused += 1
                 return
-            # Mark the attempt before sending: if we die mid-send, the next run finds this
-            # row 'sending' and asks the CRM's email log before sending again.
-            row.state, row.attempts = "sending", row.attempts + 1
+            if not _claim(session, row, now=now, lease=SEND_LEASE):
+                return  # another sender holds it, or took it since we listed it
             email = OutgoingEmail(
                 idempotency_key=row.idempotency_key, lead_crm_id=row.crm_id, to=row.to_address,
                 subject=row.subject, body=row.body, from_owner_id=row.owner_id,
@@ -602,6 +605,23 @@ class Pipeline:
         if self._owners is None:
             self._owners = {o.owner_id: o.name for o in self.connector.list_owners()}
         return self._owners
+
+
+def _claim(session: Session, row: OutboxEmail, *, now: datetime, lease: timedelta) -> bool:
+    """Take an outbox row for sending, atomically: of two senders, only one gets it.
+
+    The row is marked 'sending' before anything is sent: if we die mid-send, the run that
+    takes it over after the lease asks the CRM's email log before sending again.
+    """
+    takeable = OutboxEmail.state.in_(["queued", "failed"]) | (
+        (OutboxEmail.state == "sending") & (OutboxEmail.claimed_at < now - lease))
+    claimed = session.execute(
+        update(OutboxEmail)
+        .where(OutboxEmail.id == row.id, OutboxEmail.attempts == row.attempts, takeable)
+        .values(state="sending", attempts=row.attempts + 1, claimed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(claimed.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def _factors(result: LeadScore) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from connectors.hubspot.config import HubSpotConfig
 from connectors.salesforce.config import SalesforceConfig
 from connectors.smtp import SmtpConfig
 from leadloop.errors import SettingsError
+from review_api.webhooks import WebhookSettings
 
 CONFIG_FILE_ENV = "LEADLOOP_CONFIG"
 DEFAULT_CONFIG_FILE = "leadloop.toml"
@@ -53,6 +54,7 @@ class Settings(BaseSettings):
     salesforce: SalesforceConfig = Field(default_factory=SalesforceConfig)
     hubspot: HubSpotConfig = Field(default_factory=HubSpotConfig)
     smtp: SmtpConfig = Field(default_factory=SmtpConfig)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     sandbox_path: Path | None = Field(
         default=None, description="The sandbox CRM's SQLite file; default data_dir/sandbox.db."
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from connectors.base import CRMConnector
@@ -30,13 +32,13 @@ def open_sandbox(settings: Settings) -> SandboxCRM:
 def open_connector(settings: Settings) -> CRMConnector:
     """The CRM connector the settings name."""
     if settings.crm == "salesforce":
-        from connectors.salesforce import SalesforceConnector  # type: ignore[attr-defined]
+        from connectors.salesforce import SalesforceConnector
 
         connector: CRMConnector = SalesforceConnector.from_config(
             settings.salesforce, smtp=settings.smtp)
         return connector
     if settings.crm == "hubspot":
-        from connectors.hubspot import HubSpotConnector  # type: ignore[attr-defined]
+        from connectors.hubspot import HubSpotConnector
 
         connector = HubSpotConnector.from_config(settings.hubspot, smtp=settings.smtp)
         return connector
@@ -75,3 +77,20 @@ def build_pipeline(
         lookback=timedelta(seconds=settings.sync_lookback_seconds),
         progress=progress,
     )
+
+
+def webhook_runner(pipeline: Pipeline) -> Callable[[], object]:
+    """What a verified CRM webhook triggers: reconcile, then send; one run at a time.
+
+    The lock keeps two webhook calls in one process from reconciling the same batch
+    twice; across processes the outbox claim keeps sends exactly-once.
+    """
+    lock = threading.Lock()
+
+    def run() -> object:
+        with lock:
+            reconciled = pipeline.reconcile()
+            pipeline.send()
+            return reconciled
+
+    return run

@@ -17,7 +17,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from review_api.errors import ReviewError
 from review_api.metrics import ApiMetrics
 from review_api.store.db import Store
-from review_api.views import router
+from review_api.views import router, webhook_router
+from review_api.webhooks import Webhooks
 
 MAX_BODY_BYTES = 1_000_000
 STATUS = {
@@ -30,6 +31,7 @@ STATUS = {
     "bad_key_request": 422,
     "bad_request": 422,
     "store": 503,
+    "webhook_refused": 401,
 }
 
 
@@ -89,8 +91,11 @@ def _methods_for(app: FastAPI, scope: Scope) -> set[str]:
     return methods
 
 
-def create_app(store: Store, *, clock: Callable[[], datetime] | None = None) -> FastAPI:
-    """The review API over ``store``."""
+def create_app(
+    store: Store, *, clock: Callable[[], datetime] | None = None,
+    webhooks: Webhooks | None = None,
+) -> FastAPI:
+    """The review API over ``store``; ``webhooks`` enables the CRM webhook routes."""
     app = FastAPI(
         title="leadloop review API", version="0.2.0",
         description="Proposals waiting for a rep's decision, the decisions, labels and audit.",
@@ -98,7 +103,9 @@ def create_app(store: Store, *, clock: Callable[[], datetime] | None = None) -> 
     app.state.store = store
     app.state.clock = clock
     app.state.metrics = ApiMetrics(store)
+    app.state.webhooks = webhooks
     app.include_router(router)
+    app.include_router(webhook_router)
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
 
     @app.exception_handler(ReviewError)

@@ -7,11 +7,18 @@ import json
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 
+from connectors.errors import ConnectorError
+from connectors.hubspot.webhooks import (
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    WebhookSignatureError,
+)
 from review_api import labels, service
 from review_api.deps import (
     AdminDep,
@@ -32,6 +39,15 @@ from review_api.schemas import (
     ProposalOut,
 )
 from review_api.store.db import is_current
+from review_api.webhooks import (
+    ACK,
+    FLOW_SIGNATURE_HEADER,
+    FLOW_TIMESTAMP_HEADER,
+    WebhookError,
+    Webhooks,
+    outbound_task_ids,
+    verify_flow_call,
+)
 
 router = APIRouter()
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -285,3 +301,67 @@ def get_api_keys(session: SessionDep, _who: AdminDep) -> list[KeyOut]:
 def revoke_api_key(key_id: KeyId, session: SessionDep, _who: AdminDep, now: NowDep) -> KeyOut:
     """Revoke an API key (admin); it stops working at once."""
     return KeyOut.model_validate(revoke(session=session, key_id=key_id, now=now))
+
+
+webhook_router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+
+
+def _webhooks(request: Request) -> Webhooks:
+    hooks: Webhooks | None = request.app.state.webhooks
+    if hooks is None:
+        raise WebhookError("webhooks are not enabled on this server")
+    return hooks
+
+
+def _refuse(request: Request, source: str, exc: ReviewError | ConnectorError) -> None:
+    request.app.state.metrics.webhook_rejections.labels(source, exc.code).inc()
+
+
+@webhook_router.post("/salesforce", responses={**ERRORS, 200: {"content": {"text/xml": {}}}},
+                     response_class=Response)
+async def salesforce_webhook(request: Request, background: BackgroundTasks) -> Response:
+    """A Salesforce outbound message (SOAP) about Task changes, or a signed Flow call (JSON);
+    verified, acknowledged, then reconciled at once."""
+    hooks = _webhooks(request)
+    body = await request.body()
+    try:
+        if request.headers.get("content-type", "").startswith("application/json"):
+            task_ids = verify_flow_call(
+                hooks, body=body, signature=request.headers.get(FLOW_SIGNATURE_HEADER),
+                timestamp=request.headers.get(FLOW_TIMESTAMP_HEADER))
+            reply: Response = JSONResponse({"accepted": len(task_ids)})
+        else:
+            task_ids = outbound_task_ids(body, org_id=hooks.salesforce_org_id)
+            reply = Response(ACK, media_type="text/xml")
+    except WebhookError as exc:
+        _refuse(request, "salesforce", exc)
+        raise
+    background.add_task(hooks.on_task_change)
+    return reply
+
+
+@webhook_router.post("/hubspot", responses=ERRORS)
+async def hubspot_webhook(request: Request, background: BackgroundTasks) -> dict[str, int]:
+    """HubSpot v3-signed webhook events; verified (signature, age, replay), then reconciled."""
+    hooks = _webhooks(request)
+    body = await request.body()
+    try:
+        if hooks.hubspot is None:
+            raise WebhookError(
+                "HubSpot webhooks are off: set LEADLOOP_WEBHOOKS__HUBSPOT_APP_SECRET")
+        hooks.hubspot.verify(
+            method=request.method, uri=str(request.url), body=body,
+            signature=request.headers.get(SIGNATURE_HEADER),
+            timestamp=request.headers.get(TIMESTAMP_HEADER))
+        events = json.loads(body)
+        if not isinstance(events, list):
+            raise WebhookError("expected a JSON array of HubSpot events")
+    except (WebhookError, WebhookSignatureError) as exc:
+        _refuse(request, "hubspot", exc)
+        if isinstance(exc, WebhookSignatureError):
+            raise WebhookError(str(exc)) from None
+        raise
+    except ValueError:
+        raise WebhookError("body is not JSON") from None
+    background.add_task(hooks.on_task_change)
+    return {"accepted": len(events)}

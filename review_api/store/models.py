@@ -223,6 +223,7 @@ class OutboxEmail(Base):
     body: Mapped[str] = mapped_column(Text)
     state: Mapped[str] = mapped_column(String(16), default="queued", index=True)
     attempts: Mapped[int] = mapped_column(default=0)
+    claimed_at: Mapped[datetime | None]  # when a sender last took it; a lease, not a lock
     last_error: Mapped[str | None] = mapped_column(Text)
     message_id: Mapped[str | None] = mapped_column(String(128))
     queued_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,4 +1,4 @@
-"""api keys snooze assignee
+"""api keys, snooze, assignee, outbox lease
 
 Revision ID: 0002
 Revises: 0001
@@ -32,6 +32,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_api_keys")),
         sa.UniqueConstraint("prefix", name=op.f("uq_api_keys_prefix")),
     )
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=True))
     with op.batch_alter_table("proposals", schema=None) as batch_op:
         batch_op.add_column(sa.Column("snoozed_until", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("assignee_id", sa.String(length=64), nullable=True))
@@ -44,4 +46,6 @@ def downgrade() -> None:
         batch_op.drop_column("assignee_id")
         batch_op.drop_column("snoozed_until")
 
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.drop_column("claimed_at")
     op.drop_table("api_keys")
