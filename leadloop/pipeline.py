@@ -111,6 +111,7 @@ class ReconcileReport:
     already_decided: int = 0
     unknown: int = 0
     expired: int = 0
+    escalated: int = 0
     scores_written: int = 0
     errors: list[str] = field(default_factory=list)
 
@@ -131,6 +132,7 @@ class Pipeline:
         draft_tiers: Sequence[str] = ("A", "B"), max_drafts_per_run: int = 200,
         proposal_ttl: timedelta = timedelta(hours=72), task_due: timedelta = timedelta(days=2),
         lookback: timedelta = timedelta(seconds=5),
+        escalate_after: timedelta | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         progress: Progress = _no_progress,
     ) -> None:
@@ -143,6 +145,7 @@ class Pipeline:
         self.proposal_ttl = proposal_ttl
         self.task_due = task_due
         self.lookback = lookback
+        self.escalate_after = escalate_after
         self.clock = clock
         self.progress = progress
         self._owners: dict[str, str] | None = None
@@ -341,7 +344,7 @@ class Pipeline:
         service.create_proposal(
             session=session, key=key, kind=service.SCORE_OVERRIDE, crm_id=lead.crm_id,
             owner_id=lead.owner_id, payload=payload, expires_at=now + self.proposal_ttl,
-            score_id=score_row.id, weights_version=result.weights_version,
+            score_id=score_row.id, weights_version=result.weights_version, now=now,
         )
         report.overrides_proposed += 1
         return False
@@ -393,6 +396,7 @@ class Pipeline:
                                       "subject": draft.subject,
                                       "token_usage": draft.token_usage,
                                       "fallback_reason": draft.fallback_reason},
+                        now=now,
                     )
                     report.drafts_proposed += 1
             tick(len(batch))
@@ -483,6 +487,10 @@ class Pipeline:
             tick(len(batch))
         with self.store.session() as session:
             report.expired = service.expire_due(session=session, now=now)
+            if self.escalate_after is not None:
+                managers = {o.owner_id: o.manager_id for o in self.connector.list_owners()}
+                report.escalated = service.escalate_due(
+                    session=session, now=now, after=self.escalate_after, managers=managers)
         # An approved score override (here or through the API) now shows in the CRM too.
         report.scores_written, errors = self.push_scores()
         report.errors.extend(errors)

@@ -77,6 +77,11 @@ class Settings(BaseSettings):
     max_drafts_per_run: int = Field(default=200, ge=0, le=100_000)
     proposal_ttl_hours: int = Field(default=72, ge=1, le=24 * 90)
     task_due_days: int = Field(default=2, ge=0, le=60)
+    escalate_after_hours: int | None = Field(
+        default=None, ge=1, le=24 * 90,
+        description="Reassign a proposal still pending after this long to the owner's "
+        "manager; off when unset.",
+    )
     sync_lookback_seconds: int = Field(
         default=5, ge=0, le=3600, description="Re-read this much before the cursor."
     )

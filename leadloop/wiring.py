@@ -75,6 +75,8 @@ def build_pipeline(
         proposal_ttl=timedelta(hours=settings.proposal_ttl_hours),
         task_due=timedelta(days=settings.task_due_days),
         lookback=timedelta(seconds=settings.sync_lookback_seconds),
+        escalate_after=(timedelta(hours=settings.escalate_after_hours)
+                        if settings.escalate_after_hours else None),
         progress=progress,
     )
 

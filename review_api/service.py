@@ -7,7 +7,7 @@ so they move the same state machine and produce the same labels.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -105,6 +105,7 @@ def create_proposal(
     payload: dict[str, Any], expires_at: datetime, score_id: int | None = None,
     weights_version: str | None = None, model_version: str | None = None,
     drafter_version: str | None = None, audit_detail: dict[str, Any] | None = None,
+    now: datetime | None = None,
 ) -> tuple[Proposal, bool]:
     """Record a pending proposal once per key; returns it and whether it is new."""
     existing = get_by_key(session=session, key=key)
@@ -116,11 +117,13 @@ def create_proposal(
         weights_version=weights_version, model_version=model_version,
         drafter_version=drafter_version,
     )
+    if now is not None:
+        proposal.created_at = proposal.updated_at = now
     session.add(proposal)
     session.flush()
     audit(
         session=session, proposal_id=proposal.id, event="proposed", actor="leadloop",
-        detail=audit_detail or {"kind": kind},
+        detail=audit_detail or {"kind": kind}, at=now,
     )
     return proposal, True
 
@@ -232,6 +235,34 @@ def expire_due(*, session: Session, now: datetime) -> int:
               detail={"expires_at": proposal.expires_at.isoformat() if proposal.expires_at
                       else None}, at=now)
     return len(due)
+
+
+def escalate_due(
+    *, session: Session, now: datetime, after: timedelta, managers: dict[str, str | None],
+) -> int:
+    """Reassign proposals pending longer than ``after`` to the owner's manager.
+
+    Only proposals still with their owner move, once; ones whose owner has no manager stay.
+    The manager's rep key then sees and may decide them; each move is audited.
+    """
+    stale = session.scalars(
+        select(Proposal).where(
+            Proposal.state == ProposalState.PENDING, Proposal.assignee_id.is_(None),
+            Proposal.created_at <= now - after,
+            (Proposal.expires_at.is_(None)) | (Proposal.expires_at > now),
+        )
+    ).all()
+    moved = 0
+    for proposal in stale:
+        manager = managers.get(proposal.owner_id)
+        if not manager:
+            continue
+        proposal.assignee_id = manager
+        audit(session=session, proposal_id=proposal.id, event="escalated", actor="leadloop",
+              detail={"from": proposal.owner_id, "to": manager,
+                      "reason": f"pending for more than {after}"}, at=now)
+        moved += 1
+    return moved
 
 
 def counts_by(*, session: Session, column: Any, model: Any) -> dict[str, int]:

@@ -65,7 +65,8 @@ def print_reconcile(report: ReconcileReport) -> None:
     console.print(
         f"reconciled {report.changes} task change(s): {report.approved} approved, "
         f"{report.rejected} rejected, {report.already_decided} already decided, "
-        f"{report.unknown} unknown, {report.expired} proposal(s) expired"
+        f"{report.unknown} unknown, {report.expired} proposal(s) expired, "
+        f"{report.escalated} escalated to a manager"
     )
     for error in report.errors[:10]:
         console.print(f"  refused: {error}")

@@ -263,3 +263,37 @@ def test_every_step_leaves_an_audit_trail(pipeline: Pipeline, crm: SandboxCRM) -
     assert [e.event for e in events] == ["proposed", "task_written", "decision_approved", "sent"]
     proposed = events[0].detail
     assert proposed["prompt"] and proposed["output"] and proposed["inputs"]["crm_id"]
+
+
+def test_stale_proposals_escalate_to_the_manager_before_expiry(
+    pipeline: Pipeline, crm: SandboxCRM
+) -> None:
+    from datetime import timedelta
+
+    from fastapi.testclient import TestClient
+
+    from review_api.app import create_app
+    from review_api.keys import Role, create_key
+    from review_api.store.models import AuditEvent
+
+    from .conftest import NOW
+
+    owners = {o.owner_id: o for o in SandboxConnector(crm).list_owners()}
+    pipeline.escalate_after = timedelta(hours=24)
+    _cycle(pipeline)
+    assert pipeline.reconcile().escalated == 0  # nothing is a day old yet
+    later = NOW + timedelta(hours=25)
+    pipeline.clock = lambda: later
+    report = pipeline.reconcile()
+    pending = _count(pipeline.store, Proposal, Proposal.state == "pending")
+    assert report.escalated == pending > 0
+    with pipeline.store.session() as session:
+        moved = session.scalars(select(Proposal)).all()
+        manager = moved[0].assignee_id
+        assert all(p.assignee_id == owners[p.owner_id].manager_id for p in moved)
+        assert _count(pipeline.store, AuditEvent, AuditEvent.event == "escalated") == pending
+        _, key = create_key(session=session, role=Role.REP, owner_id=manager)
+    as_manager = TestClient(create_app(pipeline.store, clock=lambda: later),
+                            headers={"X-API-Key": key})
+    assert len(as_manager.get("/proposals", params={"limit": 500}).json()) == pending
+    assert pipeline.reconcile().escalated == 0  # moved once, not again
