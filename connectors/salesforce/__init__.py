@@ -1,1 +1,6 @@
-"""Salesforce connector (not built yet: see issue 3)."""
+"""Salesforce connector on simple-salesforce (issue 3); admins' guide in docs/salesforce.md."""
+
+from connectors.salesforce.config import SalesforceConfig
+from connectors.salesforce.connector import SalesforceConnector
+
+__all__ = ["SalesforceConfig", "SalesforceConnector"]

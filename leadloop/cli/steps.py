@@ -137,13 +137,13 @@ def register(app: typer.Typer) -> None:
     def serve(
         host: str = typer.Option(None, help="Address to listen on (default from settings)."),
         port: int = typer.Option(None, min=1, max=65535, help="Port (default from settings)."),
+        workers: int = typer.Option(1, min=1, max=64, help="Worker processes."),
+        access_log: bool = typer.Option(True, help="Log every request (method, path, status)."),
     ) -> None:
-        """Run the review API."""
+        """Run the review API (uvicorn; JSON logs; CRM webhooks reconcile at once)."""
         import uvicorn
 
-        from leadloop.wiring import open_store
-        from review_api.app import create_app
-
-        current = settings()
-        uvicorn.run(create_app(open_store(current)), host=host or current.api_host,
-                    port=port or current.api_port)
+        current = settings()  # read now, so a bad setting stops here with one clear line
+        uvicorn.run("leadloop.asgi:create", factory=True, host=host or current.api_host,
+                    port=port or current.api_port, workers=workers, access_log=access_log,
+                    log_config=None)

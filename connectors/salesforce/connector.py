@@ -1,0 +1,613 @@
+"""leadloop's connector to Salesforce, on simple-salesforce.
+
+Every call goes through :meth:`SalesforceConnector._call`, which is where the org's rules
+are kept: the quota guard looks at ``Sforce-Limit-Info`` before each call; an expired
+session is renewed once; lock errors, 5xx and dropped connections are retried with
+exponential backoff and jitter, a bounded number of times; REQUEST_LIMIT_EXCEEDED stops the
+run at once (the pipeline has already committed every batch before it, with its cursor).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import ssl
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from itertools import chain
+from typing import Any, TypeVar
+
+import requests
+from simple_salesforce.api import Salesforce
+from simple_salesforce.bulk2 import SFBulk2Handler
+from simple_salesforce.exceptions import (
+    SalesforceError,
+    SalesforceExpiredSession,
+    SalesforceGeneralError,
+    SalesforceMalformedRequest,
+    SalesforceOperationError,
+    SalesforceRefusedRequest,
+    SalesforceResourceNotFound,
+)
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+
+from connectors.base import (
+    OutgoingEmail,
+    Owner,
+    RawLead,
+    ReviewTaskRequest,
+    ScoreWrite,
+    SendResult,
+    SyncCursor,
+    TaskChange,
+    TaskWriteResult,
+    WriteResult,
+)
+from connectors.errors import AuthError, ConnectorError, NotFoundError
+from connectors.salesforce import records
+from connectors.salesforce.auth import Token, can_renew, fetch_token
+from connectors.salesforce.config import SalesforceConfig
+from connectors.salesforce.errors import QuotaGuardError, RequestLimitError
+from connectors.smtp import SmtpConfig, SmtpSender
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+COLLECTION_SIZE = 200  # sObject Collections take at most 200 records a call
+BULK_PAGE = 50_000
+_TRANSIENT_CODES = {"UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE", "REQUEST_RUNNING_TOO_LONG"}
+
+
+class _Transient(Exception):
+    """A failure worth another try: lock contention, 5xx, a dropped connection."""
+
+
+class SalesforceConnector:
+    """leadloop's connector to one Salesforce org.
+
+    Args:
+        config: the Salesforce settings.
+        http: the HTTP session every call goes through; tests and the sandbox face inject
+            one (whose ``verify`` trusts the face's certificate). Default a new one.
+        smtp: the SMTP settings, used when ``config.send_via`` is ``"smtp"``.
+        smtp_ssl_context: the TLS context for SMTP (tests trust a local certificate).
+        sleep: how to wait between retries (tests pass one that does not sleep).
+    """
+
+    name = "salesforce"
+
+    def __init__(
+        self,
+        config: SalesforceConfig,
+        *,
+        http: requests.Session | None = None,
+        smtp: SmtpConfig | None = None,
+        smtp_ssl_context: ssl.SSLContext | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.config = config
+        self.http = http or requests.Session()
+        self.http.hooks["response"].append(self._watch_limits)
+        self.smtp = smtp
+        self._smtp_ssl_context = smtp_ssl_context
+        self._sleep = sleep
+        self._sf: Salesforce | None = None
+        self._owners: dict[str, Owner] | None = None
+        self.api_calls = 0
+        self.api_usage: tuple[int, int] | None = None  # (used, daily max) as last reported
+        if config.send_via == "smtp" and (smtp is None or not smtp.configured):
+            raise ConnectorError("LEADLOOP_SALESFORCE__SEND_VIA is smtp but SMTP is not "
+                                 "configured: set LEADLOOP_SMTP__HOST")
+
+    @classmethod
+    def from_config(
+        cls, config: SalesforceConfig, *, smtp: SmtpConfig | None
+    ) -> SalesforceConnector:
+        """The connector the settings describe; no call is made until one is needed.
+
+        Args:
+            config: the Salesforce settings (``LEADLOOP_SALESFORCE__*``).
+            smtp: the SMTP settings, for ``send_via = "smtp"``.
+
+        Returns:
+            A connector that logs in on its first call.
+        """
+        return cls(config, smtp=smtp)
+
+    def close(self) -> None:
+        """Close the HTTP session."""
+        self.http.close()
+
+    # -- the one way out ------------------------------------------------------------------
+
+    def _client(self) -> Salesforce:
+        if self._sf is None:
+            token: Token = fetch_token(self.config, http=self.http)
+            self._sf = Salesforce(instance_url=token.instance_url, session_id=token.access_token,
+                                  session=self.http, version=self.config.api_version)
+        return self._sf
+
+    def _watch_limits(self, response: requests.Response, *_args: Any, **_kwargs: Any) -> None:
+        if "/services/data/" in response.url:
+            self.api_calls += 1
+        info = response.headers.get("Sforce-Limit-Info", "")
+        for part in info.split(","):
+            name, _, value = part.strip().partition("=")
+            if name == "api-usage" and "/" in value:
+                used, _, limit = value.partition("/")
+                if used.isdigit() and limit.isdigit():
+                    self.api_usage = (int(used), int(limit))
+
+    def _guard_quota(self) -> None:
+        if self.api_usage is None:
+            return
+        used, limit = self.api_usage
+        if limit and used >= self.config.quota_share * limit:
+            raise QuotaGuardError(
+                f"Salesforce quota guard: the org has used {used:,} of its {limit:,} daily API "
+                f"requests ({used / limit:.0%}), and leadloop stops at "
+                f"{self.config.quota_share:.0%} (LEADLOOP_SALESFORCE__QUOTA_SHARE); the next "
+                "run resumes from the saved cursor")
+
+    def _call(self, what: str, action: Callable[[Salesforce], T], *, retry: bool = True) -> T:
+        """Run one API call under the quota guard, session renewal and bounded retries.
+
+        Args:
+            what: the call in words, for error messages.
+            action: the call, given the logged-in client.
+            retry: False for a call that must not be repeated when its outcome is unknown
+                (a send): it is then tried once.
+        """
+        retrying = Retrying(
+            stop=stop_after_attempt(self.config.retries if retry else 1),
+            wait=wait_random_exponential(multiplier=self.config.retry_wait_s,
+                                         max=max(self.config.retry_wait_s * 30, 0.001)),
+            retry=retry_if_exception_type(_Transient),
+            sleep=self._sleep,
+            reraise=True,
+        )
+        try:
+            for attempt in retrying:
+                with attempt:
+                    return self._attempt(what, action)
+        except _Transient as exc:
+            tries = self.config.retries if retry else 1
+            raise ConnectorError(f"Salesforce {what} failed after {tries} attempt(s): {exc}"
+                                 ) from None
+        raise AssertionError("unreachable: tenacity either returns or raises")
+
+    def _attempt(self, what: str, action: Callable[[Salesforce], T]) -> T:
+        renewed = False
+        while True:
+            self._guard_quota()
+            try:
+                return action(self._client())
+            except SalesforceExpiredSession as exc:
+                if renewed or not can_renew(self.config):
+                    raise AuthError(_expired_message(self.config, exc)) from None
+                log.info("Salesforce session expired; logging in again")
+                self._sf, renewed = None, True
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                raise _Transient(f"connection failed ({type(exc).__name__})") from None
+            except SalesforceError as exc:
+                raise _translate(what, exc) from None
+            except SalesforceOperationError as exc:  # a Bulk 2.0 job that failed
+                raise ConnectorError(f"Salesforce {what} failed: {exc}") from None
+
+    # -- owners ---------------------------------------------------------------------------
+
+    def list_owners(self) -> list[Owner]:
+        """Every active standard user, who can own leads.
+
+        Returns:
+            The users; a manager outside that set is left out of ``manager_id``.
+        """
+        soql = ("SELECT Id, Name, Email, ManagerId FROM User "
+                "WHERE IsActive = true AND UserType = 'Standard' ORDER BY Id")
+        users = list(self._records(soql))
+        ids = {str(u["Id"]) for u in users}
+        owners = [Owner(str(u["Id"]), str(u.get("Name") or ""), str(u.get("Email") or ""),
+                        u.get("ManagerId") if u.get("ManagerId") in ids else None)
+                  for u in users]
+        self._owners = {o.owner_id: o for o in owners}
+        return owners
+
+    # -- leads ----------------------------------------------------------------------------
+
+    def fetch_leads(self, *, since: SyncCursor | None) -> Iterator[RawLead]:
+        """Leads changed at or after ``since``, in (SystemModstamp, Id) order; all when None.
+
+        Reads through ``queryAll`` so that deleted leads come back with ``deleted=True``.
+        A full read of more than ``bulk_threshold`` leads switches to a Bulk API 2.0 query
+        job after its first REST page told the size (one call spent to learn it).
+
+        Args:
+            since: where the last read stopped; leads at its stamp with ids up to
+                ``since.last_id`` are left out, as that read had them.
+
+        Returns:
+            Raw leads with our field names (through the field map) and values as stored,
+            malformed ones included for :func:`connectors.base.parse_lead` to report.
+            A record without an Id or SystemModstamp is logged and skipped.
+
+        Raises:
+            AuthError: the credentials were refused or the session cannot be renewed.
+            RequestLimitError, QuotaGuardError: the run must stop; leads already yielded
+                stand.
+            ConnectorError: Salesforce refused the query (for example a field in the field
+                map does not exist: ``leadloop salesforce check`` names it).
+        """
+        select = ", ".join(records.lead_select(self.config))
+        soql = f"SELECT {select} FROM Lead{_after(since)}"
+        pages = self._pages(f"{soql} ORDER BY SystemModstamp, Id", include_deleted=True)
+        first = next(pages)
+        threshold = self.config.bulk_threshold
+        rows: Iterable[Mapping[str, Any]]
+        if since is None and threshold and int(first.get("totalSize", 0)) > threshold:
+            rows = self._bulk_rows(soql)
+        else:
+            rows = chain(first["records"], chain.from_iterable(p["records"] for p in pages))
+        seen: set[str] = set()
+        for record in rows:
+            raw = records.raw_lead(record, self.config)
+            if raw is None:
+                log.warning("Salesforce Lead %s has no Id or SystemModstamp; skipped",
+                            record.get("Id"))
+                continue
+            if since is not None and (raw.modified_at, raw.crm_id) <= (
+                    since.modified_at, since.last_id):
+                continue  # at the cursor's stamp, already read by the last sync
+            if raw.crm_id in seen:
+                continue
+            seen.add(raw.crm_id)
+            yield raw
+
+    def _pages(self, soql: str, *, include_deleted: bool = False) -> Iterator[dict[str, Any]]:
+        """The pages of one SOQL query, following ``nextRecordsUrl``."""
+        timeout = self.config.timeout_s
+        page: dict[str, Any] = self._call("query", lambda sf: sf.query(
+            soql, include_deleted=include_deleted, timeout=timeout))
+        yield page
+        while not page.get("done", True):
+            url = str(page["nextRecordsUrl"])
+            page = self._call("query", lambda sf, url=url: sf.query_more(  # type: ignore[misc]
+                url, identifier_is_url=True, timeout=timeout))
+            yield page
+
+    def _records(self, soql: str) -> Iterator[dict[str, Any]]:
+        for page in self._pages(soql):
+            yield from page["records"]
+
+    def _bulk_rows(self, soql: str) -> list[dict[str, Any]]:
+        """A Bulk API 2.0 queryAll job's rows, sorted by (SystemModstamp, Id).
+
+        Bulk 2.0 takes no ORDER BY, and the sync's cursor needs the order, so the rows are
+        sorted here; a first sync holds its leads in memory once.
+        """
+        wait = int(self.config.bulk_poll_seconds)
+
+        def run(sf: Salesforce) -> list[str]:
+            handler = SFBulk2Handler(sf.session_id, sf.bulk2_url, sf.proxies, sf.session)
+            job = handler.Lead  # Bulk 2.0 reads deleted leads through query_all only
+            return [str(page) for page in job.query_all(soql, max_records=BULK_PAGE, wait=wait)]
+
+        pages = self._call("bulk query", run)
+        rows = [records.blank_to_none(row) for text in pages
+                for row in csv.DictReader(io.StringIO(text))]
+        rows.sort(key=lambda r: (records.parse_datetime(r.get("SystemModstamp"))
+                                 or datetime.min.replace(tzinfo=UTC),
+                                 str(r.get("Id"))))
+        return rows
+
+    # -- scores ---------------------------------------------------------------------------
+
+    def write_scores(self, scores: Sequence[ScoreWrite]) -> list[WriteResult]:
+        """Write score and tier onto leads through sObject Collections, 200 a call.
+
+        Args:
+            scores: one score per lead.
+
+        Returns:
+            One result per score, in order; a record Salesforce refused carries its error
+            (a lock that outlasts the retries included), and the others are written.
+        """
+        fields = self.config.lead_fields
+        results: dict[int, WriteResult] = {}
+        pending: list[tuple[int, dict[str, Any]]] = []
+        for n, score in enumerate(scores):
+            if isinstance(score.score, bool) or not isinstance(score.score, int):
+                results[n] = WriteResult(score.lead_crm_id, ok=False,
+                                         error=f"score must be a whole number, got {score.score!r}")
+                continue
+            pending.append((n, {"attributes": {"type": "Lead"}, "id": score.lead_crm_id,
+                                fields.score: score.score, fields.tier: score.tier}))
+        for chunk in _chunks(pending, COLLECTION_SIZE):
+            for n, outcome in self._collection("PATCH", chunk, "score write").items():
+                crm_id = scores[n].lead_crm_id
+                if outcome.get("success"):
+                    results[n] = WriteResult(crm_id, ok=True)
+                else:
+                    errors = outcome.get("errors") or []
+                    results[n] = WriteResult(crm_id, ok=False,
+                                             error=f"lead {crm_id}: {records.error_text(errors)}")
+        return [results[n] for n in range(len(scores))]
+
+    def _collection(
+        self, method: str, items: Sequence[tuple[int, dict[str, Any]]], what: str
+    ) -> dict[int, dict[str, Any]]:
+        """One sObject Collections call (allOrNone=false), retrying locked records alone.
+
+        Returns:
+            Each item's outcome (``success``, ``id``, ``errors``) by the item's number.
+        """
+        outcomes: dict[int, dict[str, Any]] = {}
+        todo = list(items)
+        for attempt in range(1, self.config.retries + 1):
+            body = {"allOrNone": False, "records": [record for _, record in todo]}
+            answer = self._call(what, lambda sf, body=body: sf.restful(  # type: ignore[misc]
+                "composite/sobjects", method=method, json=body, timeout=self.config.timeout_s))
+            if not isinstance(answer, list) or len(answer) != len(todo):
+                raise ConnectorError(f"Salesforce {what}: expected one result per record, "
+                                     f"got {answer!r:.200}")
+            locked = []
+            for (n, record), outcome in zip(todo, answer, strict=True):
+                codes = {e.get("statusCode") for e in outcome.get("errors") or []}
+                if codes & _TRANSIENT_CODES and attempt < self.config.retries:
+                    locked.append((n, record))
+                else:
+                    outcomes[n] = outcome
+            if not locked:
+                break
+            todo = locked
+            self._sleep(min(self.config.retry_wait_s * 2 ** (attempt - 1), 30.0))
+        return outcomes
+
+    # -- review tasks ---------------------------------------------------------------------
+
+    def upsert_review_tasks(self, tasks: Sequence[ReviewTaskRequest]) -> list[TaskWriteResult]:
+        """Create pending review Tasks on their leads, idempotently by proposal id.
+
+        Each Task carries the proposal key in a unique external-id field, and is created
+        through sObject Collections (200 a call, allOrNone=false). A key that already has a
+        Task comes back from Salesforce as DUPLICATE_VALUE naming that Task, which is
+        returned with ``created=False``. We create rather than upsert on purpose: an upsert
+        of an existing key would overwrite the Task, and with it a rep's edit or decision
+        made since the first attempt.
+
+        Args:
+            tasks: the tasks to create.
+
+        Returns:
+            One result per task, in order; a task Salesforce refused carries its error and
+            the others are still created.
+        """
+        results: dict[int, TaskWriteResult] = {}
+        first_of: dict[str, int] = {}
+        pending: list[tuple[int, dict[str, Any]]] = []
+        repeats: list[tuple[int, int]] = []
+        for n, request in enumerate(tasks):
+            problem = records.task_problem(request)
+            if problem:
+                results[n] = TaskWriteResult(request.proposal_key, None, error=problem)
+            elif request.proposal_key in first_of:
+                repeats.append((n, first_of[request.proposal_key]))
+            else:
+                first_of[request.proposal_key] = n
+                pending.append((n, records.task_record(request, self.config)))
+        unresolved: list[int] = []
+        for chunk in _chunks(pending, COLLECTION_SIZE):
+            for n, outcome in self._collection("POST", chunk, "task create").items():
+                key = tasks[n].proposal_key
+                errors = outcome.get("errors") or []
+                if outcome.get("success"):
+                    results[n] = TaskWriteResult(key, str(outcome["id"]), created=True)
+                elif (existing := records.duplicate_id(errors)) is not None:
+                    results[n] = TaskWriteResult(key, existing, created=False)
+                elif any(e.get("statusCode") == "DUPLICATE_VALUE" for e in errors):
+                    unresolved.append(n)
+                else:
+                    results[n] = TaskWriteResult(
+                        key, None, error=f"task on lead {tasks[n].lead_crm_id}: "
+                                         f"{records.error_text(errors)}")
+        if unresolved:
+            found = self._task_ids_by_key([tasks[n].proposal_key for n in unresolved])
+            for n in unresolved:
+                key = tasks[n].proposal_key
+                results[n] = (TaskWriteResult(key, found[key], created=False) if key in found
+                              else TaskWriteResult(key, None, error="DUPLICATE_VALUE, but no "
+                                                   "Task with this proposal id is visible"))
+        for n, first in repeats:
+            done = results[first]
+            results[n] = TaskWriteResult(tasks[n].proposal_key, done.task_id, created=False,
+                                         error=done.error)
+        return [results[n] for n in range(len(tasks))]
+
+    def _task_ids_by_key(self, keys: Sequence[str]) -> dict[str, str]:
+        field = self.config.task_fields.proposal_id
+        found: dict[str, str] = {}
+        for chunk in _chunks(list(keys), COLLECTION_SIZE):
+            quoted = ", ".join(records.soql_string(k) for k in chunk)
+            for row in self._records(f"SELECT Id, {field} FROM Task WHERE {field} IN ({quoted})"):
+                found[str(row[field])] = str(row["Id"])
+        return found
+
+    def fetch_task_changes(self, *, since: SyncCursor | None) -> Iterator[TaskChange]:
+        """Review Tasks changed at or after ``since``, in (SystemModstamp, Id) order.
+
+        Args:
+            since: where the last read stopped, as for :meth:`fetch_leads`.
+
+        Returns:
+            Task changes: a Task whose decision field says Rejected reads as REJECTED with
+            its reason; any other completed Task as APPROVED, with its Description as the
+            final text and the final score field (or, for a score override approved as
+            proposed, the proposed score). Tasks without a proposal id are left out.
+        """
+        names = self.config.task_fields
+        after = _after(since).replace(" WHERE ", " AND (", 1) + (")" if since else "")
+        soql = (f"SELECT {', '.join(records.task_select(self.config))} FROM Task "
+                f"WHERE {names.proposal_id} != null{after} ORDER BY SystemModstamp, Id")
+        for record in self._records(soql):
+            change = records.task_change(record, self.config)
+            if change is None:
+                continue
+            if since is not None and (change.modified_at, change.task_id) <= (
+                    since.modified_at, since.last_id):
+                continue
+            yield change
+
+    # -- email ----------------------------------------------------------------------------
+
+    def find_sent_email(self, idempotency_key: str) -> SendResult | None:
+        """The email already sent under this key: its activity Task on the lead, if any.
+
+        Returns:
+            The send with the Task's Id as message id and ``already_sent=True``, or None.
+        """
+        field = self.config.task_fields.email_key
+        soql = (f"SELECT Id, CreatedDate FROM Task WHERE {field} = "
+                f"{records.soql_string(idempotency_key)} LIMIT 1")
+        for row in self._records(soql):
+            sent_at = records.parse_datetime(row.get("CreatedDate"))
+            if sent_at is not None:
+                return SendResult(idempotency_key, str(row["Id"]), sent_at, already_sent=True)
+        return None
+
+    def send_email(self, email: OutgoingEmail) -> SendResult:
+        """Send an approved email once per key, and log it as a Task on the lead.
+
+        The email goes through the ``emailSimple`` action, or SMTP when settings say so;
+        then a completed Task carrying the idempotency key in a unique field logs it. The
+        send itself is never retried when its outcome is unknown: a lost email is found
+        and resent by a person, a duplicate cannot be taken back.
+
+        Args:
+            email: the approved email.
+
+        Returns:
+            The send; a key already logged returns the first send with
+            ``already_sent=True`` and sends nothing.
+
+        Raises:
+            ConnectorError: the send failed (nothing was logged, so a later run may retry).
+        """
+        existing = self.find_sent_email(email.idempotency_key)
+        if existing is not None:
+            return existing
+        if self.config.send_via == "smtp":
+            self._send_smtp(email)
+        else:
+            self._send_email_simple(email)
+        self._log_email(email)
+        logged = self.find_sent_email(email.idempotency_key)
+        if logged is None:
+            raise ConnectorError(f"email {email.idempotency_key} was sent but its activity "
+                                 "Task cannot be read back")
+        return SendResult(email.idempotency_key, logged.message_id, logged.sent_at)
+
+    def _send_email_simple(self, email: OutgoingEmail) -> None:
+        inputs: dict[str, Any] = {
+            "emailAddresses": email.to, "emailSubject": email.subject,
+            "emailBody": email.body, "senderType": self.config.email_sender_type,
+            "recipientId": email.lead_crm_id, "logEmailOnSend": False,
+        }
+        if self.config.email_sender_address:
+            inputs["senderAddress"] = self.config.email_sender_address
+        timeout = self.config.timeout_s
+        answer = self._call("emailSimple send", lambda sf: sf.restful(
+            "actions/standard/emailSimple", method="POST", json={"inputs": [inputs]},
+            timeout=timeout), retry=False)
+        outcome = answer[0] if isinstance(answer, list) and answer else {}
+        if not outcome.get("isSuccess"):
+            raise ConnectorError(f"Salesforce emailSimple refused email "
+                                 f"{email.idempotency_key}: "
+                                 f"{records.error_text(outcome.get('errors') or [])}")
+
+    def _send_smtp(self, email: OutgoingEmail) -> None:
+        assert self.smtp is not None
+        owners = self._owners if self._owners is not None else {
+            o.owner_id: o for o in self.list_owners()}
+        owner = owners.get(email.from_owner_id)
+        if owner is None or not owner.email:
+            raise NotFoundError(f"owner {email.from_owner_id} of email {email.idempotency_key} "
+                                "is not an active Salesforce user with an email address")
+        SmtpSender(self.smtp, ssl_context=self._smtp_ssl_context).send(
+            email, from_address=owner.email)
+
+    def _log_email(self, email: OutgoingEmail) -> None:
+        record = {
+            "attributes": {"type": "Task"}, "WhoId": email.lead_crm_id,
+            "OwnerId": email.from_owner_id, "Subject": f"Email: {email.subject}"[:255],
+            "Description": f"To: {email.to}\n\n{email.body}"[:records.MAX_DESCRIPTION],
+            "Status": self.config.task_status_completed, "TaskSubtype": "Email",
+            "ActivityDate": records.today().isoformat(),
+            self.config.task_fields.email_key: email.idempotency_key,
+        }
+        outcome = self._collection("POST", [(0, record)], "email log")[0]
+        errors = outcome.get("errors") or []
+        if not outcome.get("success") and records.duplicate_id(errors) is None:
+            raise ConnectorError(f"email {email.idempotency_key} was sent, but logging it on "
+                                 f"lead {email.lead_crm_id} failed: {records.error_text(errors)}")
+
+
+def _after(since: SyncCursor | None) -> str:
+    """The WHERE clause of a (SystemModstamp, Id) cursor; empty for a full read.
+
+    With an id, rows at the cursor's stamp are read only past that id: a bulk load gives
+    thousands of leads one stamp, and ``>=`` alone would read them all again.
+    """
+    if since is None:
+        return ""
+    stamp = records.soql_datetime(since.modified_at)
+    if not since.last_id:
+        return f" WHERE SystemModstamp >= {stamp}"
+    return (f" WHERE (SystemModstamp > {stamp} OR (SystemModstamp = {stamp} "
+            f"AND Id > {records.soql_string(since.last_id)}))")
+
+
+def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _first_error(exc: SalesforceError) -> tuple[str, str]:
+    content = exc.content
+    if isinstance(content, list) and content and isinstance(content[0], Mapping):
+        return str(content[0].get("errorCode", "")), str(content[0].get("message", ""))
+    if isinstance(content, Mapping):
+        return str(content.get("errorCode", "")), str(content.get("message", ""))
+    return "", str(content)[:300]
+
+
+def _translate(what: str, exc: SalesforceError) -> Exception:
+    """A simple-salesforce error as ours; transient ones as :class:`_Transient`."""
+    code, message = _first_error(exc)
+    if code == "REQUEST_LIMIT_EXCEEDED":
+        return RequestLimitError(
+            f"Salesforce refused {what}: the org's API request limit is exceeded ({message}); "
+            "leadloop stopped, and the next run resumes from the saved cursor")
+    if code in _TRANSIENT_CODES or isinstance(exc, SalesforceGeneralError) and exc.status >= 500:
+        return _Transient(f"HTTP {exc.status} {code or ''} {message}".strip())
+    if isinstance(exc, SalesforceResourceNotFound):
+        return NotFoundError(f"Salesforce {what}: not found ({code}: {message})")
+    if isinstance(exc, SalesforceRefusedRequest):
+        return AuthError(f"Salesforce refused {what}: {code}: {message}; check the "
+                         "integration user's profile and permission sets")
+    hint = ""
+    if code in ("INVALID_FIELD", "INVALID_TYPE", "INVALID_FIELD_FOR_INSERT_UPDATE"):
+        hint = "; `leadloop salesforce check` lists the fields leadloop needs"
+    if isinstance(exc, SalesforceMalformedRequest):
+        return ConnectorError(f"Salesforce refused {what}: {code}: {message}{hint}")
+    return ConnectorError(f"Salesforce {what} failed: HTTP {exc.status} {code}: {message}")
+
+
+def _expired_message(config: SalesforceConfig, exc: SalesforceError) -> str:
+    _code, message = _first_error(exc)
+    if config.auth == "session":
+        return ("Salesforce session id flow: the session has expired or is invalid "
+                f"({message}); set a fresh LEADLOOP_SALESFORCE__SESSION__SESSION_ID, or use "
+                "the JWT bearer flow, which renews itself")
+    return (f"Salesforce {config.auth} flow: a fresh session was refused too ({message}); "
+            "check the integration user and the Connected App")

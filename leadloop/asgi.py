@@ -1,0 +1,21 @@
+"""The review API as an ASGI app factory, for `leadloop serve` and any ASGI server:
+``uvicorn --factory leadloop.asgi:create``. Each worker process builds its own."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from leadloop.logs import configure_json_logging
+from leadloop.settings import load_settings
+from leadloop.wiring import build_pipeline, webhook_runner
+from review_api.app import create_app
+from review_api.webhooks import Webhooks
+
+
+def create() -> FastAPI:
+    """The review API wired as the settings say, with webhooks that reconcile at once."""
+    configure_json_logging()
+    settings = load_settings()
+    pipeline = build_pipeline(settings)
+    hooks = Webhooks.from_settings(settings.webhooks, on_task_change=webhook_runner(pipeline))
+    return create_app(pipeline.store, webhooks=hooks)
