@@ -202,6 +202,11 @@ class Pipeline:
         )}
         leads = {lead.crm_id: lead for lead in session.scalars(
             select(Lead).where(Lead.crm_id.in_(ids)))}
+        current = {row.crm_id: row.payload for row in session.execute(
+            select(LeadSnapshot.crm_id, LeadSnapshot.payload)
+            .join(Lead, Lead.snapshot_id == LeadSnapshot.id)
+            .where(Lead.crm_id.in_(ids), Lead.deleted.is_(False))
+        )}
         fresh: list[tuple[LeadSnapshot, str, str, bool]] = []
         for raw in batch:
             if (raw.crm_id, raw.modified_at) in seen:
@@ -224,8 +229,14 @@ class Pipeline:
                 report.skipped.append((raw.crm_id, exc.reason))
                 session.add(SyncSkip(run_id=report.run_id, crm_id=raw.crm_id, reason=exc.reason))
                 continue
+            payload = record.model_dump(mode="json")
+            if _same_lead(current.get(raw.crm_id), payload):
+                # Only the stamp moved (a CRM bumps it when we write a score back): no new
+                # snapshot, so nothing downstream mistakes it for new information.
+                report.unchanged += 1
+                continue
             snapshot = LeadSnapshot(crm_id=raw.crm_id, crm_modified_at=raw.modified_at,
-                                    payload=record.model_dump(mode="json"))
+                                    payload=payload)
             fresh.append((snapshot, record.owner_id, record.email, False))
             report.stored += 1
         session.add_all([snapshot for snapshot, *_ in fresh])
@@ -659,6 +670,14 @@ def _supersede(session: Session, pending: list[Proposal], now: datetime) -> None
         service.audit(session=session, proposal_id=proposal.id, event="superseded",
                       actor="leadloop", detail={"reason": "a newer score replaced it"}, at=now)
     pending.clear()
+
+
+def _same_lead(before: dict[str, Any] | None, after: dict[str, Any]) -> bool:
+    """True when two lead payloads differ in nothing but their modification stamp."""
+    if before is None:
+        return False
+    return {k: v for k, v in before.items() if k != "modified_at"} == {
+        k: v for k, v in after.items() if k != "modified_at"}
 
 
 def _jsonable(fields: dict[str, Any]) -> dict[str, Any]:

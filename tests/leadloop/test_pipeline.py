@@ -90,6 +90,17 @@ def test_sync_reads_only_changes_and_keeps_history(pipeline: Pipeline, crm: Sand
     assert _count(pipeline.store, LeadSnapshot, LeadSnapshot.crm_id == lead_id) == 2
 
 
+def test_a_stamp_that_moves_without_a_change_makes_no_new_snapshot(
+    pipeline: Pipeline, crm: SandboxCRM
+) -> None:
+    pipeline.sync()
+    lead = crm.list_leads()[0]
+    crm.update_lead(lead["crm_id"], title=lead["title"])  # a save that changes nothing
+    again = pipeline.sync()
+    assert again.stored == 0 and again.unchanged >= 1
+    assert _count(pipeline.store, LeadSnapshot, LeadSnapshot.crm_id == lead["crm_id"]) == 1
+
+
 def test_deleted_lead_is_marked_deleted_not_kept_live(
     pipeline: Pipeline, crm: SandboxCRM
 ) -> None:
