@@ -116,6 +116,8 @@ class Draft:
     ``facts_used`` names the :class:`LeadFacts` fields whose values appear in the draft.
     ``fallback_reason`` is set when the configured drafter failed and another one wrote
     this draft. ``token_usage`` holds the model's token counts when a model was called.
+    ``confidence`` is the model's own 0-1 estimate (None for drafters that give none).
+    ``applied_rules`` names the learned edit rules (:mod:`drafting.learning`) applied to it.
     """
 
     subject: str
@@ -127,6 +129,8 @@ class Draft:
     facts_used: tuple[str, ...]
     fallback_reason: str | None = None
     token_usage: dict[str, int] | None = None
+    confidence: float | None = None
+    applied_rules: tuple[str, ...] = ()
 
 
 @runtime_checkable

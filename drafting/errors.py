@@ -39,8 +39,40 @@ class LLMOutputError(DraftingError):
 
     code = "llm_output"
 
-    def __init__(self, reason: str, *, not_json: bool = False) -> None:
+    def __init__(self, reason: str, *, not_json: bool = False, reply_text: str = "") -> None:
         super().__init__(reason)
         self.reason = reason
+        # The reply as the model wrote it, shown back to the model when it is retried.
+        self.reply_text = reply_text
         # Lets the caller word the fallback reason precisely ("not valid JSON" vs "no body").
         self.not_json = not_json
+
+
+class ProductFactsError(DraftingError):
+    """The product facts sheet is unreadable or invalid; the message names file and key."""
+
+    code = "product_facts_invalid"
+
+    def __init__(self, path: Path | str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = str(path)
+        self.reason = reason
+
+
+class PolicyError(DraftingError):
+    """An escalation rules file is invalid.
+
+    The message names the file, the line number, the line itself and what is expected, so
+    an ops admin can fix the rule from the message alone.
+    """
+
+    code = "policy_invalid"
+
+    def __init__(self, path: Path | str, line_no: int, line: str, reason: str) -> None:
+        where = f"{path}: line {line_no}" if line_no else f"{path}"
+        shown = f": {line.strip()!r}" if line.strip() else ""
+        super().__init__(f"{where}{shown}: {reason}")
+        self.path = str(path)
+        self.line_no = line_no
+        self.line = line
+        self.reason = reason

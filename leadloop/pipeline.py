@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from connectors.base import (
     CRMConnector,
     OutgoingEmail,
+    Owner,
     ProposalKind,
     RawLead,
     ReviewTaskRequest,
@@ -30,12 +31,19 @@ from connectors.base import (
     parse_lead,
 )
 from connectors.errors import BadRecordError, ConnectorError
-from drafting import Drafter, LeadFacts
+from drafting import Draft, Drafter, LeadFacts
+from drafting.batch import draft_many
+from drafting.guardrails import ProductFacts, load_product_facts, review_draft
+from drafting.learning import LearnedRule, learn_rules
+from drafting.learning import apply as apply_rules
+from drafting.policy import Policy, load_policy
 from review_api import service
 from review_api.errors import ReviewError
 from review_api.schemas import DecisionIn
 from review_api.store.db import Store
 from review_api.store.models import (
+    Decision,
+    DraftRuleSwitch,
     Lead,
     LeadSnapshot,
     OutboxEmail,
@@ -97,6 +105,9 @@ class ScoreReport:
 @dataclass
 class ProposeReport:
     drafts_proposed: int = 0
+    flagged: int = 0
+    not_drafted: list[tuple[str, str]] = field(default_factory=list)
+    draft_errors: list[str] = field(default_factory=list)
     tasks_created: int = 0
     tasks_existing: int = 0
     task_errors: list[str] = field(default_factory=list)
@@ -133,6 +144,8 @@ class Pipeline:
         proposal_ttl: timedelta = timedelta(hours=72), task_due: timedelta = timedelta(days=2),
         lookback: timedelta = timedelta(seconds=5),
         escalate_after: timedelta | None = None,
+        policy: Policy | None = None, product_facts: ProductFacts | None = None,
+        learn_from_edits: bool = True, draft_concurrency: int = 8,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         progress: Progress = _no_progress,
     ) -> None:
@@ -146,9 +159,13 @@ class Pipeline:
         self.task_due = task_due
         self.lookback = lookback
         self.escalate_after = escalate_after
+        self.policy = policy or load_policy(None)
+        self.product_facts = product_facts or load_product_facts(None)
+        self.learn_from_edits = learn_from_edits
+        self.draft_concurrency = draft_concurrency
         self.clock = clock
         self.progress = progress
-        self._owners: dict[str, str] | None = None
+        self._owners: dict[str, Owner] | None = None
 
     # ----- cursors -------------------------------------------------------------------------
     def _cursor(self, session: Session, stream: str) -> SyncCursor | None:
@@ -362,57 +379,112 @@ class Pipeline:
 
     # ----- propose -------------------------------------------------------------------------
     def propose(self) -> ProposeReport:
-        """Draft emails for the leads the policy selects, then write pending tasks back."""
+        """Draft emails for the leads the policy selects, check them, write pending tasks."""
         report = ProposeReport()
         now = self.clock()
-        owners = self._owner_names()
+        owners = self._owners_by_id()
         with self.store.session() as session:
             candidates = self._draft_candidates(session)
+            rules = self._learned_rules(session) if self.learn_from_edits else []
         tick = self.progress("draft", len(candidates))
         for batch in batched(candidates, 50):
+            todo = []
+            for lead, snap, score_row in batch:
+                record = {**snap.payload, "score": lead.effective_score,
+                          "tier": lead.effective_tier}
+                gate = self.policy.before_draft(record)
+                if not gate.draft:
+                    report.not_drafted.append((lead.crm_id, "; ".join(gate.reasons)))
+                    continue
+                owner = owners.get(lead.owner_id)
+                facts = LeadFacts.from_mapping({
+                    **record, "recent_activity": tuple(score_row.factors.get("activity", [])),
+                    "top_factors": tuple(f["label"] for f in score_row.factors["items"]),
+                    "rep_name": owner.name if owner else "",
+                })
+                todo.append((lead, snap, score_row, record, facts))
+            # Drafts are made concurrently; one that fails is counted and blocks no other.
+            results = draft_many(self.drafter, [t[-1] for t in todo],
+                                 concurrency=self.draft_concurrency)
             with self.store.session() as session:
-                for lead, snap, score_row in batch:
-                    key = f"draft:{lead.crm_id}:{snap.id}"
-                    if service.get_by_key(session=session, key=key) is not None:
+                for (lead, snap, score_row, record, facts), result in zip(
+                        todo, results, strict=True):
+                    if result.draft is None:
+                        report.draft_errors.append(f"{lead.crm_id}: {result.error}")
                         continue
-                    factors = [f["label"] for f in score_row.factors["items"]]
-                    facts = LeadFacts.from_mapping({
-                        **snap.payload,
-                        "recent_activity": tuple(score_row.factors.get("activity", [])),
-                        "top_factors": tuple(factors), "score": lead.effective_score,
-                        "tier": lead.effective_tier,
-                        "rep_name": owners.get(lead.owner_id, ""),
-                    })
-                    draft = self.drafter.draft(facts)
-                    if draft.fallback_reason:
-                        report.fallbacks += 1
-                    email = EmailText(draft.subject, draft.body)
-                    payload: dict[str, Any] = {
-                        "subject": draft.subject, "body": draft.body, "to": lead.email,
-                        "facts_used": list(draft.facts_used), "template_id": draft.template_id,
-                        "fallback_reason": draft.fallback_reason, "factors": factors,
-                        "score": lead.effective_score, "tier": lead.effective_tier,
-                        "description": render_draft_task(
-                            email, score=lead.effective_score, tier=lead.effective_tier,
-                            factors=factors, proposal_key=key),
-                    }
-                    service.create_proposal(
-                        session=session, key=key, kind=service.DRAFT, crm_id=lead.crm_id,
-                        owner_id=lead.owner_id, payload=payload,
-                        expires_at=now + self.proposal_ttl, score_id=score_row.id,
-                        weights_version=score_row.weights_version,
-                        drafter_version=f"{draft.drafter}:{draft.drafter_version}",
-                        audit_detail={"kind": service.DRAFT, "inputs": asdict(facts),
-                                      "prompt": draft.prompt, "output": payload["body"],
-                                      "subject": draft.subject,
-                                      "token_usage": draft.token_usage,
-                                      "fallback_reason": draft.fallback_reason},
-                        now=now,
-                    )
-                    report.drafts_proposed += 1
+                    created = self._record_draft(session, lead, snap, score_row, record, facts,
+                                                 apply_rules(rules, result.draft, lead.owner_id),
+                                                 owners, now)
+                    if created is not None:
+                        report.drafts_proposed += 1
+                        report.fallbacks += created.fallback_reason is not None
+                        report.flagged += bool(created.payload_flags)
             tick(len(batch))
         self.write_back(report)
         return report
+
+    def _record_draft(
+        self, session: Session, lead: Lead, snap: LeadSnapshot, score_row: Score,
+        record: dict[str, Any], facts: LeadFacts, draft: Draft, owners: dict[str, Owner],
+        now: datetime,
+    ) -> _Recorded | None:
+        """Check one draft and store it as a pending proposal; None if it already exists."""
+        key = f"draft:{lead.crm_id}:{snap.id}"
+        if service.get_by_key(session=session, key=key) is not None:
+            return None
+        review = review_draft(draft, facts, self.product_facts)
+        escalations = self.policy.after_draft(draft, review, record)
+        flags = review.summary_lines() + [
+            f"{'Needs the manager' if e.action == 'require_manager' else 'Second look'}: "
+            f"{e.reason} (rule on line {e.rule_line})" for e in escalations]
+        factors = [f["label"] for f in score_row.factors["items"]]
+        payload: dict[str, Any] = {
+            "subject": draft.subject, "body": draft.body, "to": lead.email,
+            "facts_used": list(draft.facts_used), "template_id": draft.template_id,
+            "fallback_reason": draft.fallback_reason, "factors": factors,
+            "score": lead.effective_score, "tier": lead.effective_tier,
+            "confidence": draft.confidence, "applied_rules": list(draft.applied_rules),
+            "review": review.to_dict(), "flags": flags,
+            "escalations": [{"action": e.action, "reason": e.reason, "rule_line": e.rule_line}
+                            for e in escalations],
+            "description": render_draft_task(
+                EmailText(draft.subject, draft.body), score=lead.effective_score,
+                tier=lead.effective_tier, factors=factors, flags=flags, proposal_key=key),
+        }
+        proposal, _ = service.create_proposal(
+            session=session, key=key, kind=service.DRAFT, crm_id=lead.crm_id,
+            owner_id=lead.owner_id, payload=payload, expires_at=now + self.proposal_ttl,
+            score_id=score_row.id, weights_version=score_row.weights_version,
+            drafter_version=f"{draft.drafter}:{draft.drafter_version}",
+            audit_detail={"kind": service.DRAFT, "inputs": asdict(facts), "prompt": draft.prompt,
+                          "output": draft.body, "subject": draft.subject,
+                          "token_usage": draft.token_usage,
+                          "fallback_reason": draft.fallback_reason,
+                          "applied_rules": list(draft.applied_rules),
+                          "review": payload["review"], "escalations": payload["escalations"]},
+            now=now,
+        )
+        owner = owners.get(lead.owner_id)
+        if any(e.action == "require_manager" for e in escalations) and owner and owner.manager_id:
+            proposal.assignee_id = owner.manager_id
+            service.audit(session=session, proposal_id=proposal.id, event="escalated",
+                          actor="leadloop", at=now,
+                          detail={"from": lead.owner_id, "to": owner.manager_id,
+                                  "reason": "; ".join(e.reason for e in escalations
+                                                      if e.action == "require_manager")})
+        return _Recorded(draft.fallback_reason, bool(flags))
+
+    def _learned_rules(self, session: Session) -> list[LearnedRule]:
+        """What reps' edits taught, minus the rules an admin switched off."""
+        rows = [dict(row) for row in session.execute(
+            select(Decision.original_text, Decision.final_text, Decision.decided_by,
+                   Decision.decided_at, Decision.decision)
+            .join(Proposal, Proposal.id == Decision.proposal_id)
+            .where(Proposal.kind == service.DRAFT)
+        ).mappings()]
+        disabled = session.scalars(
+            select(DraftRuleSwitch.rule_id).where(DraftRuleSwitch.enabled.is_(False))).all()
+        return learn_rules(rows, disabled=disabled)
 
     def _draft_candidates(self, session: Session) -> list[tuple[Lead, LeadSnapshot, Score]]:
         busy = select(Proposal.crm_id).where(
@@ -620,10 +692,16 @@ class Pipeline:
             "reconcile": self.reconcile(), "send": self.send(),
         }
 
-    def _owner_names(self) -> dict[str, str]:
+    def _owners_by_id(self) -> dict[str, Owner]:
         if self._owners is None:
-            self._owners = {o.owner_id: o.name for o in self.connector.list_owners()}
+            self._owners = {o.owner_id: o for o in self.connector.list_owners()}
         return self._owners
+
+
+@dataclass(frozen=True)
+class _Recorded:
+    fallback_reason: str | None
+    payload_flags: bool
 
 
 def _claim(session: Session, row: OutboxEmail, *, now: datetime, lease: timedelta) -> bool:

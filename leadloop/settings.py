@@ -64,6 +64,16 @@ class Settings(BaseSettings):
     templates_path: Path | None = Field(
         default=None, description="Email templates (TOML); default the shipped ones."
     )
+    policy_path: Path | None = Field(
+        default=None, description="Escalation rules in plain words; default the shipped ones."
+    )
+    product_facts_path: Path | None = Field(
+        default=None, description="What drafts may claim about our product (TOML)."
+    )
+    learn_from_edits: bool = Field(
+        default=True, description="Apply what reps' edits taught to new drafts."
+    )
+    draft_concurrency: int = Field(default=8, ge=1, le=256)
     drafter: str = Field(
         default="template",
         description="'template', or a chat model such as 'openai:gpt-4o-mini'.",

@@ -9,6 +9,8 @@ from pathlib import Path
 from connectors.base import CRMConnector
 from connectors.sandbox import SandboxConnector, SandboxCRM
 from drafting import Drafter, build_drafter
+from drafting.guardrails import load_product_facts
+from drafting.policy import load_policy
 from leadloop.pipeline import Pipeline, Progress, _no_progress
 from leadloop.settings import Settings
 from review_api.store.db import Store
@@ -77,6 +79,10 @@ def build_pipeline(
         lookback=timedelta(seconds=settings.sync_lookback_seconds),
         escalate_after=(timedelta(hours=settings.escalate_after_hours)
                         if settings.escalate_after_hours else None),
+        policy=load_policy(settings.policy_path),
+        product_facts=load_product_facts(settings.product_facts_path),
+        learn_from_edits=settings.learn_from_edits,
+        draft_concurrency=settings.draft_concurrency,
         progress=progress,
     )
 

@@ -40,8 +40,11 @@ def render_draft_task(
         notes.append(f"Score {score} (tier {tier}).")
     if factors:
         notes.append("Why: " + "; ".join(factors[:5]))
-    if flags:  # risk flags come with the drafting guardrails; until then none are claimed
-        notes.append("Risk flags: " + ", ".join(flags))
+    if flags:  # unverified claims, risk flags, injection attempts, escalations
+        notes.append("Check before approving:")
+        notes.extend(f"  - {flag}" for flag in flags)
+    else:
+        notes.append("Checks: every claim traced to the lead's record; no risk flags.")
     notes.append(
         "Approve: mark the task Completed. Reject: set Decision to Rejected, with a reason."
     )

@@ -53,12 +53,16 @@ def print_score(report: ScoreReport) -> None:
 
 def print_propose(report: ProposeReport) -> None:
     console.print(
-        f"proposed {report.drafts_proposed} draft(s); CRM tasks created {report.tasks_created}, "
+        f"proposed {report.drafts_proposed} draft(s), {report.flagged} with something for the "
+        f"rep to check; {len(report.not_drafted)} lead(s) not drafted by policy; "
+        f"CRM tasks created {report.tasks_created}, "
         f"already there {report.tasks_existing}, failed {len(report.task_errors)}"
         + (f"; {report.fallbacks} draft(s) fell back to templates" if report.fallbacks else "")
     )
     for error in report.task_errors[:10]:
         console.print(f"  task not created: {error}")
+    for error in report.draft_errors[:10]:
+        console.print(f"  draft failed: {error}")
 
 
 def print_reconcile(report: ReconcileReport) -> None:

@@ -243,3 +243,14 @@ class ApiKey(Base):
     name: Mapped[str] = mapped_column(String(128), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None]
+
+
+class DraftRuleSwitch(Base):
+    """An admin's switch on a learned drafting rule (rules are relearned; switches stay)."""
+
+    __tablename__ = "draft_rule_switches"
+
+    rule_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    changed_by: Mapped[str] = mapped_column(String(64))
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,4 +1,4 @@
-"""api keys, snooze, assignee, outbox lease
+"""api keys, snooze, assignee, outbox lease, draft rule switches
 
 Revision ID: 0002
 Revises: 0001
@@ -32,6 +32,14 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_api_keys")),
         sa.UniqueConstraint("prefix", name=op.f("uq_api_keys_prefix")),
     )
+    op.create_table(
+        "draft_rule_switches",
+        sa.Column("rule_id", sa.String(length=32), nullable=False),
+        sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("changed_by", sa.String(length=64), nullable=False),
+        sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("rule_id", name=op.f("pk_draft_rule_switches")),
+    )
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.add_column(sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=True))
     with op.batch_alter_table("proposals", schema=None) as batch_op:
@@ -48,4 +56,5 @@ def downgrade() -> None:
 
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.drop_column("claimed_at")
+    op.drop_table("draft_rule_switches")
     op.drop_table("api_keys")
