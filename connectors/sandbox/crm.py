@@ -487,6 +487,26 @@ class SandboxCRM:
             ).fetchall()
         return [_lead_from_row(r) for r in rows]
 
+    def leads_by_number(
+        self, after: int, *, limit: int = 100, deleted: bool = False
+    ) -> list[SandboxLead]:
+        """The next ``limit`` leads in the order they were added, after row number ``after``.
+
+        For list views that page by record number (the HubSpot face's list endpoint).
+
+        Args:
+            after: the last row number already read; 0 starts at the beginning.
+            limit: the page size.
+            deleted: the deleted leads instead of the live ones.
+        """
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_LEAD_COLUMNS} FROM leads WHERE seq > ? AND deleted = ? "
+                "ORDER BY seq LIMIT ?",
+                (after, int(deleted), limit),
+            ).fetchall()
+        return [_lead_from_row(r) for r in rows]
+
     def set_scores(self, scores: Sequence[ScoreWrite]) -> list[WriteResult]:
         """Write score and tier onto leads in one transaction; one result per score.
 

@@ -18,6 +18,7 @@ import pytest
 
 from connectors.base import CRMConnector
 from connectors.sandbox import SandboxConnector, SandboxCRM
+from tests.connectors.hubspot.contract import hubspot_crm
 
 
 class RepActions(Protocol):
@@ -129,7 +130,16 @@ def sandbox_crm(tmp_path: Path) -> ContractCRM:
     )
 
 
+def salesforce_crm(tmp_path: Path) -> ContractCRM:
+    """The real Salesforce connector against the sandbox's Salesforce face."""
+    from tests.connectors.salesforce.factory import salesforce_contract
+
+    return salesforce_contract(tmp_path)
+
+
 # Every CRM the contract suite runs against; one line each.
 FACTORIES: list[Any] = [
     pytest.param(sandbox_crm, id="sandbox"),
+    pytest.param(hubspot_crm, id="hubspot"),
+    pytest.param(salesforce_crm, id="salesforce"),
 ]

@@ -1,0 +1,756 @@
+"""leadloop's connector to HubSpot: contacts are leads, tasks are review tasks.
+
+Times are epoch milliseconds in UTC on the wire and aware UTC datetimes here; nothing
+reads the machine's local time zone.
+"""
+
+from __future__ import annotations
+
+import heapq
+import html
+import json
+import logging
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from connectors.base import (
+    OutgoingEmail,
+    Owner,
+    ProposalKind,
+    RawLead,
+    ReviewTaskRequest,
+    ScoreWrite,
+    SendResult,
+    SyncCursor,
+    TaskChange,
+    TaskDecision,
+    TaskStatus,
+    TaskWriteResult,
+    WriteResult,
+)
+from connectors.errors import ConnectorError
+from connectors.hubspot.client import HubSpotError, HubSpotTransport
+from connectors.hubspot.config import HubSpotConfig
+from connectors.hubspot.properties import (
+    CONTACT_PROPERTY_MAP,
+    EMAIL_TO_CONTACT,
+    GROUP,
+    SCORE_PROPERTY,
+    TASK_PROPERTIES,
+    TASK_TO_CONTACT,
+    TIER_PROPERTY,
+    PropertySpec,
+    missing_properties,
+    required_properties,
+)
+from connectors.smtp import SmtpConfig, SmtpSender, message_id_for
+
+log = logging.getLogger(__name__)
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+LIST_PAGE = 100
+SEARCH_PAGE = 200
+BATCH = 100
+_TASK_STATUS = {"NOT_STARTED": TaskStatus.NOT_STARTED, "IN_PROGRESS": TaskStatus.IN_PROGRESS,
+                "WAITING": TaskStatus.IN_PROGRESS, "COMPLETED": TaskStatus.COMPLETED,
+                "DEFERRED": TaskStatus.DEFERRED}
+_OPEN_LEAD_STATUSES = {"NEW", "OPEN", "IN_PROGRESS", "ATTEMPTED_TO_CONTACT", "CONNECTED",
+                       "OPEN_DEAL", ""}
+_CLOSED_LEAD_STATUSES = {"UNQUALIFIED", "BAD_TIMING"}
+_TAG = re.compile(r"<[^>]+>")
+
+
+def to_ms(moment: datetime) -> int:
+    """Epoch milliseconds of a datetime; a naive one is taken as UTC, never as local time."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return (moment - EPOCH) // timedelta(milliseconds=1)
+
+
+def from_hubspot_time(value: Any) -> datetime | None:
+    """An aware UTC datetime from HubSpot's epoch milliseconds or ISO 8601 text."""
+    if value is None or value == "":
+        return None
+    text = str(value).strip()
+    if text.lstrip("-").isdigit():
+        return EPOCH + timedelta(milliseconds=int(text))
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedContact:
+    """A contact the connector could not hand on at all, with why."""
+
+    crm_id: str
+    reason: str
+
+
+class HubSpotConnector:
+    """leadloop's connector to a HubSpot account.
+
+    Args:
+        config: the HubSpot settings.
+        sender: sends approved email (the rep's mailbox or a relay); None refuses sends.
+        transport: the HTTP side; built from ``config`` when None (tests inject one).
+    """
+
+    name = "hubspot"
+
+    def __init__(self, config: HubSpotConfig, *, sender: SmtpSender | None = None,
+                 transport: HubSpotTransport | None = None) -> None:
+        self.config = config
+        self.transport = transport or HubSpotTransport(config)
+        self.sender = sender
+        self.property_map = {**CONTACT_PROPERTY_MAP, **config.property_map}
+        self.skipped: list[SkippedContact] = []
+        self._owner_emails: dict[str, str] | None = None
+
+    @classmethod
+    def from_config(cls, config: HubSpotConfig, *, smtp: SmtpConfig | None) -> HubSpotConnector:
+        """The connector the settings describe.
+
+        Args:
+            config: the HubSpot settings.
+            smtp: the SMTP settings; when not configured, sending refuses with one line.
+
+        Raises:
+            AuthError: no credentials are configured.
+        """
+        sender = SmtpSender(smtp) if smtp is not None and smtp.configured else None
+        return cls(config, sender=sender)
+
+    # -- setup ----------------------------------------------------------------------------
+
+    def missing_properties(self) -> list[PropertySpec]:
+        """The custom properties leadloop needs that the account lacks."""
+        existing: dict[str, set[str]] = {}
+        for object_type in {spec.object_type for spec in required_properties()}:
+            _, body = self.transport.call(f"list {object_type} properties",
+                                          self.transport.properties.get_all, object_type)
+            existing[object_type] = {p["name"] for p in body.get("results", [])}
+        return missing_properties(existing)
+
+    def setup(self) -> list[PropertySpec]:
+        """Create the missing custom properties (and their group); idempotent.
+
+        Returns:
+            The properties created now; empty when everything was there.
+        """
+        missing = self.missing_properties()
+        groups_made: set[str] = set()
+        for spec in missing:
+            if spec.object_type not in groups_made:
+                _, body = self.transport.call(f"list {spec.object_type} property groups",
+                                              self.transport.groups.get_all, spec.object_type)
+                if GROUP not in {g["name"] for g in body.get("results", [])}:
+                    self.transport.call(f"create the {GROUP} property group",
+                                        self.transport.groups.create, spec.object_type,
+                                        {"name": GROUP, "label": "leadloop"})
+                groups_made.add(spec.object_type)
+            try:
+                self.transport.call(f"create property {spec.object_type}.{spec.name}",
+                                    self.transport.properties.create, spec.object_type,
+                                    spec.definition())
+            except HubSpotError as exc:
+                if exc.status != 409:  # created meanwhile by another run: fine
+                    raise
+        return missing
+
+    # -- owners ---------------------------------------------------------------------------
+
+    def list_owners(self) -> list[Owner]:
+        """Every HubSpot user who can own contacts.
+
+        Returns:
+            Owners with id, name and email; HubSpot has no manager field, so
+            ``manager_id`` is None.
+        """
+        owners: list[Owner] = []
+        after: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"limit": 100, "archived": False}
+            if after:
+                kwargs["after"] = after
+            _, body = self.transport.call("list owners", self.transport.owners.get_page,
+                                          **kwargs)
+            for item in body.get("results", []):
+                name = f"{item.get('firstName') or ''} {item.get('lastName') or ''}".strip()
+                owners.append(Owner(str(item["id"]), name or str(item.get("email")),
+                                    str(item.get("email") or "")))
+            after = _next_after(body)
+            if after is None:
+                break
+        self._owner_emails = {o.owner_id: o.email for o in owners}
+        return owners
+
+    # -- contacts -------------------------------------------------------------------------
+
+    def fetch_leads(self, *, since: SyncCursor | None) -> Iterator[RawLead]:
+        """Contacts changed at or after a cursor, in (modified_at, crm_id) order.
+
+        With no cursor, a full sync pages through the list endpoint (100 a page), live and
+        archived contacts, and yields them sorted, so a cursor taken from any yielded lead
+        never passes one not yet yielded. With a cursor, search on ``lastmodifieddate``
+        (200 a page) reads what changed, restarting past the 10,000-result cap, and the
+        archived contacts are merged in as deleted.
+
+        Args:
+            since: where the last read stopped; leads at its stamp with ids up to
+                ``last_id`` are left out.
+
+        Returns:
+            Raw leads under the Lead field names, values as HubSpot holds them (for
+            :func:`connectors.base.parse_lead` to validate). A contact with no usable
+            modification stamp is skipped and recorded in :attr:`skipped`.
+        """
+        if since is None:
+            leads = [*self._list_contacts(archived=False), *self._list_contacts(archived=True)]
+            leads.sort(key=_position)
+            yield from leads
+            return
+        after = (since.modified_at, since.last_id)
+        archived = sorted((r for r in self._list_contacts(archived=True)
+                           if _position(r) > after), key=_position)
+        changed = (self._raw_lead(obj) for obj in self._search_ordered(
+            what="search contacts", method=self.transport.contacts_search.do_search,
+            stamp_property="lastmodifieddate", since=since,
+            properties=self._contact_properties(), filters=[]))
+        live = (r for r in changed if r is not None and _position(r) > after)
+        yield from heapq.merge(live, archived, key=_position)
+
+    def _contact_properties(self) -> list[str]:
+        return sorted({*self.property_map.values(), "hs_lead_status", "lifecyclestage",
+                       "lastmodifieddate", "hs_object_id"})
+
+    def _list_contacts(self, *, archived: bool) -> Iterator[RawLead]:
+        after: str | None = None
+        properties = self._contact_properties()
+        while True:
+            kwargs: dict[str, Any] = {"limit": LIST_PAGE, "properties": properties,
+                                      "archived": archived}
+            if after:
+                kwargs["after"] = after
+            _, body = self.transport.call("list contacts", self.transport.contacts.get_page,
+                                          **kwargs)
+            for obj in body.get("results", []):
+                raw = self._raw_lead(obj)
+                if raw is not None:
+                    yield raw
+            after = _next_after(body)
+            if after is None:
+                return
+
+    def _raw_lead(self, obj: dict[str, Any]) -> RawLead | None:
+        crm_id = str(obj.get("id", ""))
+        props: dict[str, Any] = obj.get("properties") or {}
+        deleted = bool(obj.get("archived"))
+        stamp = from_hubspot_time(
+            obj.get("archivedAt") if deleted else props.get("lastmodifieddate")
+        ) or from_hubspot_time(obj.get("updatedAt"))
+        if not crm_id or stamp is None:
+            reason = "no id" if not crm_id else "no readable lastmodifieddate"
+            self.skipped.append(SkippedContact(crm_id or "?", reason))
+            log.warning("HubSpot contact %s skipped: %s", crm_id or "?", reason)
+            return None
+        fields: dict[str, Any] = {}
+        for field_name, prop in self.property_map.items():
+            value = props.get(prop)
+            if value is None or (value == "" and field_name != "email"):
+                continue
+            fields[field_name] = value
+        fields.setdefault("email", props.get(self.property_map["email"]))
+        if "events" in fields:
+            try:
+                fields["events"] = json.loads(fields["events"])
+            except (TypeError, json.JSONDecodeError):
+                pass  # left as text: parse_lead names the field and the problem
+        fields["status"] = _lead_status(props)
+        return RawLead(crm_id=crm_id, modified_at=stamp, fields=fields, deleted=deleted)
+
+    def _search_ordered(
+        self, *, what: str, method: Callable[..., Any], stamp_property: str,
+        since: SyncCursor | None, properties: list[str], filters: list[dict[str, Any]],
+    ) -> Iterator[dict[str, Any]]:
+        """Objects whose stamp is at or after ``since``, in (stamp, id) order, uncapped.
+
+        Search sorts by one property only, so ties on the stamp arrive in no set order:
+        objects are held back until a later stamp shows their stamp is complete, then
+        yielded sorted by id. When paging would cross the result cap, the search starts
+        again from the last stamp yielded; if a single stamp holds more than a cap's worth,
+        that stamp is read on its own, paged by object id, which has no cap.
+        """
+        floor = to_ms(since.modified_at) if since else 0
+        done: tuple[int, str] = (floor, since.last_id if since else "")
+        held: list[tuple[int, str, dict[str, Any]]] = []
+        offset = 0
+        restarts_at_floor = 0
+        while True:
+            request = {
+                "filterGroups": [{"filters": [
+                    {"propertyName": stamp_property, "operator": "GTE", "value": str(floor)},
+                    *filters]}],
+                "sorts": [{"propertyName": stamp_property, "direction": "ASCENDING"}],
+                "properties": properties, "limit": SEARCH_PAGE, "after": str(offset),
+            }
+            if offset == 0:
+                request.pop("after")
+            _, body = self.transport.call(what, method, request, search=True)
+            page = body.get("results", [])
+            for obj in page:
+                stamp = from_hubspot_time((obj.get("properties") or {}).get(stamp_property))
+                if stamp is None:
+                    stamp = from_hubspot_time(obj.get("updatedAt")) or EPOCH
+                held.append((to_ms(stamp), str(obj["id"]), obj))
+            more = _next_after(body) is not None
+            top = max((h[0] for h in held), default=floor)
+            # Everything stamped before the newest stamp seen is complete: later pages
+            # only hold that stamp or later ones.
+            ready = sorted((h for h in held if h[0] < top or not more), key=lambda h: h[:2])
+            held = [h for h in held if h[0] >= top] if more else []
+            for stamp_ms, ident, obj in ready:
+                if (stamp_ms, ident) > done:
+                    done = (stamp_ms, ident)
+                    yield obj
+            if not more:
+                return
+            offset += SEARCH_PAGE
+            if offset + SEARCH_PAGE > self.config.search_result_cap:
+                # The cap: start again from the newest complete stamp.
+                if top > floor:
+                    floor, offset, held, restarts_at_floor = top, 0, [], 0
+                    done = max(done, (top, ""))
+                    continue
+                restarts_at_floor += 1
+                yield from self._one_stamp(what=what, method=method, stamp_ms=floor,
+                                           stamp_property=stamp_property,
+                                           properties=properties, filters=filters,
+                                           after_id=done[1] if done[0] == floor else "")
+                floor, offset, held = floor + 1, 0, []
+                done = (floor, "")
+
+    def _one_stamp(
+        self, *, what: str, method: Callable[..., Any], stamp_ms: int, stamp_property: str,
+        properties: list[str], filters: list[dict[str, Any]], after_id: str,
+    ) -> Iterator[dict[str, Any]]:
+        """Every object at exactly one stamp, paged by object id (no result cap applies)."""
+        everything: list[dict[str, Any]] = []
+        last = 0
+        while True:
+            request = {
+                "filterGroups": [{"filters": [
+                    {"propertyName": stamp_property, "operator": "EQ", "value": str(stamp_ms)},
+                    {"propertyName": "hs_object_id", "operator": "GT", "value": str(last)},
+                    *filters]}],
+                "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
+                "properties": properties, "limit": SEARCH_PAGE,
+            }
+            _, body = self.transport.call(what, method, request, search=True)
+            page = body.get("results", [])
+            everything.extend(page)
+            if len(page) < SEARCH_PAGE:
+                break
+            last = int(page[-1]["id"])
+        for obj in sorted(everything, key=lambda o: str(o["id"])):
+            if str(obj["id"]) > after_id:
+                yield obj
+
+    # -- scores ---------------------------------------------------------------------------
+
+    def write_scores(self, scores: Sequence[ScoreWrite]) -> list[WriteResult]:
+        """Write scores and tiers into contact properties, 100 contacts a call.
+
+        Args:
+            scores: one score per contact.
+
+        Returns:
+            One result per score, in order; a contact HubSpot refuses (unknown id, or a
+            record error in a 207) gets its error, the others are written.
+        """
+        errors: dict[int, str] = {}
+        for start in range(0, len(scores), BATCH):
+            chunk = list(enumerate(scores[start : start + BATCH], start=start))
+            errors.update(self._update_scores(chunk))
+        return [WriteResult(s.lead_crm_id, ok=i not in errors, error=errors.get(i))
+                for i, s in enumerate(scores)]
+
+    def _update_scores(self, chunk: list[tuple[int, ScoreWrite]]) -> dict[int, str]:
+        inputs = [{"id": s.lead_crm_id, "properties": {
+            SCORE_PROPERTY: str(s.score), TIER_PROPERTY: s.tier}} for _, s in chunk]
+        try:
+            _, body = self.transport.call(
+                f"update scores of {len(chunk)} contact(s)",
+                self.transport.contacts_batch.update, {"inputs": inputs})
+        except HubSpotError as exc:
+            if exc.status >= 500 or exc.status == 409:
+                raise
+            # A batch HubSpot refuses whole: halve it until the bad records stand alone.
+            if len(chunk) == 1:
+                return {chunk[0][0]: f"contact {chunk[0][1].lead_crm_id}: {exc}"}
+            middle = len(chunk) // 2
+            return {**self._update_scores(chunk[:middle]), **self._update_scores(chunk[middle:])}
+        failed: dict[int, str] = {}
+        positions = {s.lead_crm_id: i for i, s in chunk}
+        for error in body.get("errors", []):
+            for ident in (error.get("context") or {}).get("ids", []):
+                if ident in positions:
+                    failed[positions[ident]] = f"contact {ident}: {error.get('message')}"
+        return failed
+
+    # -- review tasks ---------------------------------------------------------------------
+
+    def upsert_review_tasks(self, tasks: Sequence[ReviewTaskRequest]) -> list[TaskWriteResult]:
+        """Create pending review tasks, 100 a call, each associated with its contact.
+
+        Idempotent by the unique task property ``leadloop_proposal_id``: creation is tried
+        first (one call per 100 new tasks, the minimum), and the keys HubSpot says exist
+        already are read back by that property, so a retried batch never makes a second
+        task.
+
+        Args:
+            tasks: the tasks to create.
+
+        Returns:
+            One result per task, in order: ``created`` for a new task, the existing task's
+            id with ``created=False`` for a known key, or an error (unknown contact, empty
+            subject, a record error in a 207), while the others are still created.
+        """
+        results: dict[str, TaskWriteResult] = {}
+        first: dict[str, ReviewTaskRequest] = {}
+        for task in tasks:
+            problem = _task_problem(task)
+            if problem:
+                results.setdefault(task.proposal_key or "", TaskWriteResult(
+                    task.proposal_key, None, error=problem))
+            elif task.proposal_key not in first and task.proposal_key not in results:
+                first[task.proposal_key] = task
+        pending = list(first.values())
+        for start in range(0, len(pending), BATCH):
+            results.update(self._create_tasks(pending[start : start + BATCH]))
+        out: list[TaskWriteResult] = []
+        handed: set[str] = set()
+        for task in tasks:
+            result = results[task.proposal_key or ""]
+            if task.proposal_key in handed and result.task_id:
+                result = TaskWriteResult(task.proposal_key, result.task_id, created=False)
+            handed.add(task.proposal_key)
+            out.append(result)
+        return out
+
+    def _create_tasks(self, batch: list[ReviewTaskRequest]) -> dict[str, TaskWriteResult]:
+        inputs = [self._task_input(task) for task in batch]
+        try:
+            status, body = self.transport.call(
+                f"create {len(batch)} review task(s)", self.transport.tasks_batch.create,
+                {"inputs": inputs})
+        except HubSpotError as exc:
+            if exc.status == 409:
+                return self._create_missing(batch, str(exc))
+            if exc.status >= 500:
+                raise
+            if len(batch) == 1:
+                return {batch[0].proposal_key: TaskWriteResult(
+                    batch[0].proposal_key, None, error=str(exc))}
+            middle = len(batch) // 2
+            return {**self._create_tasks(batch[:middle]), **self._create_tasks(batch[middle:])}
+        results: dict[str, TaskWriteResult] = {}
+        for obj in body.get("results", []):
+            key = (obj.get("properties") or {}).get("leadloop_proposal_id")
+            if key:
+                results[key] = TaskWriteResult(key, str(obj["id"]), created=True)
+        conflicts: list[ReviewTaskRequest] = []
+        by_key = {t.proposal_key: t for t in batch}
+        for error in body.get("errors", []):
+            for key in (error.get("context") or {}).get("objectWriteTraceId", []):
+                if key not in by_key:
+                    continue
+                if error.get("category") == "CONFLICT":
+                    conflicts.append(by_key[key])
+                else:
+                    results[key] = TaskWriteResult(key, None, error=str(error.get("message")))
+        if conflicts:
+            results.update(self._create_missing(conflicts, "conflict"))
+        for task in batch:  # HubSpot said nothing about it: report, never assume
+            results.setdefault(task.proposal_key, TaskWriteResult(
+                task.proposal_key, None, error=f"HubSpot returned no outcome (HTTP {status})"))
+        return results
+
+    def _create_missing(self, batch: list[ReviewTaskRequest], why: str
+                        ) -> dict[str, TaskWriteResult]:
+        """Some keys exist already: return those tasks, and create only the others."""
+        existing = self._tasks_by_key([t.proposal_key for t in batch])
+        results = {key: TaskWriteResult(key, task_id, created=False)
+                   for key, task_id in existing.items()}
+        rest = [t for t in batch if t.proposal_key not in existing]
+        if rest and len(rest) < len(batch):
+            results.update(self._create_tasks(rest))
+        else:
+            for task in rest:  # no progress possible: report, do not loop
+                results[task.proposal_key] = TaskWriteResult(
+                    task.proposal_key, None, error=f"HubSpot refused the task: {why}")
+        return results
+
+    def _tasks_by_key(self, keys: list[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for start in range(0, len(keys), BATCH):
+            _, body = self.transport.call(
+                "read review tasks by proposal id", self.transport.tasks_batch.read,
+                {"idProperty": "leadloop_proposal_id",
+                 "inputs": [{"id": k} for k in keys[start : start + BATCH]],
+                 "properties": ["leadloop_proposal_id"]})
+            for obj in body.get("results", []):
+                key = (obj.get("properties") or {}).get("leadloop_proposal_id")
+                if key:
+                    found[key] = str(obj["id"])
+        return found
+
+    def _task_input(self, task: ReviewTaskRequest) -> dict[str, Any]:
+        due = datetime.combine(task.due_date, datetime.min.time(), UTC)
+        properties: dict[str, str] = {
+            "hs_task_subject": task.subject.strip(), "hs_task_body": task.body,
+            "hs_task_status": "NOT_STARTED",
+            "hs_task_type": "EMAIL" if task.kind is ProposalKind.DRAFT else "TODO",
+            "hubspot_owner_id": task.owner_id, "hs_timestamp": str(to_ms(due)),
+            "leadloop_proposal_id": task.proposal_key,
+        }
+        if task.proposed_score is not None:
+            properties["leadloop_proposed_score"] = str(task.proposed_score)
+        return {"properties": properties, "objectWriteTraceId": task.proposal_key,
+                "associations": [{"to": {"id": task.lead_crm_id}, "types": [{
+                    "associationCategory": "HUBSPOT_DEFINED",
+                    "associationTypeId": TASK_TO_CONTACT}]}]}
+
+    def fetch_task_changes(self, *, since: SyncCursor | None) -> Iterator[TaskChange]:
+        """Review tasks changed at or after a cursor, in (modified_at, task_id) order.
+
+        Args:
+            since: where the last read stopped, as for :meth:`fetch_leads`.
+
+        Returns:
+            Task changes: ``leadloop_decision`` REJECTED reads as rejected with
+            ``leadloop_reason``; any other completed task as approved, with the task body as
+            the final text and ``leadloop_final_score`` (else the proposed score) as the
+            final score. Tasks without a proposal id are a rep's own and are left out.
+        """
+        after = (since.modified_at, since.last_id) if since else None
+        objects = self._search_ordered(
+            what="search review tasks", method=self.transport.tasks_search.do_search,
+            stamp_property="hs_lastmodifieddate", since=since,
+            properties=[spec.name for spec in TASK_PROPERTIES] + [
+                "hs_task_status", "hs_task_body", "hs_task_type", "hubspot_owner_id",
+                "hs_lastmodifieddate"],
+            filters=[{"propertyName": "leadloop_proposal_id", "operator": "HAS_PROPERTY"}])
+        for obj in objects:
+            change = _task_change(obj)
+            if change is not None and (after is None or
+                                       (change.modified_at, change.task_id) > after):
+                yield change
+
+    # -- email ----------------------------------------------------------------------------
+
+    def find_sent_email(self, idempotency_key: str) -> SendResult | None:
+        """The email sent under this key, read by the unique property (no search lag).
+
+        Returns:
+            The send with ``already_sent=True``, or None when none was logged as SENT.
+        """
+        logged = self._email_by_key(idempotency_key)
+        if logged is None or logged["properties"].get("hs_email_status") != "SENT":
+            return None
+        return self._send_result(idempotency_key, logged, already_sent=True)
+
+    def send_email(self, email: OutgoingEmail) -> SendResult:
+        """Send over SMTP once per key, logged on the contact as an email engagement.
+
+        The engagement is created first, status SENDING, under the unique property
+        ``leadloop_idempotency_key``: that write is the lock, so two workers cannot both
+        send. Then SMTP, then status SENT. An SMTP failure marks it FAILED, which a retry
+        may send again; a SENDING log left by a crash is refused, because the mail may
+        have left.
+
+        Args:
+            email: the approved email.
+
+        Returns:
+            The send; a key already SENT returns the first send with ``already_sent=True``.
+
+        Raises:
+            ConnectorError: SMTP is not configured or failed, or an earlier attempt was
+                interrupted mid-send.
+        """
+        if self.sender is None:
+            raise ConnectorError("SMTP is not configured for HubSpot sends: set "
+                                 "LEADLOOP_SMTP__HOST (HubSpot's API does not send email)")
+        logged = self._email_by_key(email.idempotency_key)
+        if logged is None:
+            logged = self._log_sending(email)
+            if logged is None:  # another worker logged it between our read and write
+                logged = self._email_by_key(email.idempotency_key)
+                if logged is None:
+                    raise ConnectorError(f"email {email.idempotency_key}: HubSpot reported a "
+                                         "conflict but has no email under that key")
+        state = logged["properties"].get("hs_email_status")
+        if state == "SENT":
+            return self._send_result(email.idempotency_key, logged, already_sent=True)
+        if state == "SENDING" and logged.get("_ours") is not True:
+            raise ConnectorError(
+                f"email {email.idempotency_key} was being sent when an earlier run stopped "
+                f"(HubSpot email {logged['id']} is SENDING); check the rep's mailbox, then "
+                "set its status to SENT or FAILED")
+        if state != "SENDING":  # FAILED before: this attempt takes it over
+            self._set_email(str(logged["id"]), {"hs_email_status": "SENDING"})
+        try:
+            message_id = self.sender.send(email, from_address=self._from_address(email))
+        except ConnectorError:
+            self._set_email(str(logged["id"]), {"hs_email_status": "FAILED"})
+            raise
+        sent_at = EPOCH + timedelta(milliseconds=to_ms(datetime.now(UTC)))
+        self._set_email(str(logged["id"]), {"hs_email_status": "SENT",
+                                            "hs_timestamp": str(to_ms(sent_at))})
+        return SendResult(email.idempotency_key, message_id, sent_at)
+
+    def _log_sending(self, email: OutgoingEmail) -> dict[str, Any] | None:
+        headers = {"from": {"email": self._from_address(email)}, "to": email.to,
+                   "messageId": self._message_id(email.idempotency_key)}
+        body = {"properties": {
+            "hs_timestamp": str(to_ms(datetime.now(UTC))), "hs_email_direction": "EMAIL",
+            "hs_email_status": "SENDING", "hs_email_subject": email.subject,
+            "hs_email_text": email.body, "hs_email_headers": json.dumps(headers),
+            "hubspot_owner_id": email.from_owner_id,
+            "leadloop_idempotency_key": email.idempotency_key,
+        }, "associations": [{"to": {"id": email.lead_crm_id}, "types": [{
+            "associationCategory": "HUBSPOT_DEFINED", "associationTypeId": EMAIL_TO_CONTACT}]}]}
+        try:
+            _, created = self.transport.call("log the email on the contact",
+                                             self.transport.emails.create, body)
+        except HubSpotError as exc:
+            if exc.status == 409:
+                return None
+            raise
+        created["_ours"] = True
+        return created
+
+    def _email_by_key(self, key: str) -> dict[str, Any] | None:
+        _, body = self.transport.call(
+            "read the email log", self.transport.emails_batch.read,
+            {"idProperty": "leadloop_idempotency_key", "inputs": [{"id": key}],
+             "properties": ["hs_email_status", "hs_timestamp", "hs_email_headers",
+                            "leadloop_idempotency_key"]})
+        for obj in body.get("results", []):
+            if (obj.get("properties") or {}).get("leadloop_idempotency_key") == key:
+                return dict(obj)
+        return None
+
+    def _set_email(self, email_id: str, properties: dict[str, str]) -> None:
+        self.transport.call("update the email log", self.transport.emails.update, email_id,
+                            {"properties": properties})
+
+    def _send_result(self, key: str, logged: dict[str, Any], *, already_sent: bool
+                     ) -> SendResult:
+        props = logged.get("properties") or {}
+        try:
+            message_id = json.loads(props.get("hs_email_headers") or "{}").get("messageId")
+        except (TypeError, json.JSONDecodeError):
+            message_id = None
+        sent_at = from_hubspot_time(props.get("hs_timestamp")) or EPOCH
+        return SendResult(key, str(message_id or self._message_id(key)), sent_at,
+                          already_sent=already_sent)
+
+    def _message_id(self, key: str) -> str:
+        domain = self.sender.config.domain if self.sender else "leadloop.local"
+        return message_id_for(key, domain)
+
+    def _from_address(self, email: OutgoingEmail) -> str:
+        if self._owner_emails is None:
+            self.list_owners()
+        owners = self._owner_emails or {}
+        if email.from_owner_id not in owners:
+            raise ConnectorError(f"email {email.idempotency_key}: owner {email.from_owner_id} "
+                                 "is not a HubSpot owner, so there is no mailbox to send from")
+        return owners[email.from_owner_id]
+
+
+# -- mapping ---------------------------------------------------------------------------------
+
+
+def _position(raw: RawLead) -> tuple[datetime, str]:
+    return (raw.modified_at, raw.crm_id)
+
+
+def _next_after(body: dict[str, Any]) -> str | None:
+    after = ((body.get("paging") or {}).get("next") or {}).get("after")
+    return str(after) if after not in (None, "") else None
+
+
+def _lead_status(props: dict[str, Any]) -> str:
+    if str(props.get("lifecyclestage") or "").lower() == "customer":
+        return "converted"
+    status = str(props.get("hs_lead_status") or "").upper()
+    if status in _CLOSED_LEAD_STATUSES:
+        return "disqualified"
+    if status in _OPEN_LEAD_STATUSES:
+        return "open"
+    return status.lower()
+
+
+def _task_problem(task: ReviewTaskRequest) -> str | None:
+    if not task.proposal_key or not task.proposal_key.strip():
+        return "proposal_key is empty; every review task needs one"
+    if not task.subject or not task.subject.strip():
+        return "subject is empty; every task needs one"
+    if len(task.subject.strip()) > 255:
+        return f"subject is {len(task.subject.strip()):,} characters; at most 255"
+    if not task.lead_crm_id.isdigit():
+        return f"contact {task.lead_crm_id} not found: HubSpot contact ids are numbers"
+    return None
+
+
+def _body_text(body: str) -> str:
+    """A task body as text: HubSpot's editor saves HTML when a rep edits the body."""
+    if not _TAG.search(body) or not re.search(r"</?(p|br|div|span|b|i|strong|em)\b", body):
+        return body
+    text = re.sub(r"<br\s*/?>", "\n", body, flags=re.IGNORECASE)
+    text = re.sub(r"</(p|div)>", "\n", text, flags=re.IGNORECASE)
+    return html.unescape(_TAG.sub("", text)).strip("\n")
+
+
+def _int_or_none(value: Any) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        return int(float(str(value)))
+    except ValueError:
+        return None
+
+
+def _task_change(obj: dict[str, Any]) -> TaskChange | None:
+    props: dict[str, Any] = obj.get("properties") or {}
+    key = props.get("leadloop_proposal_id")
+    stamp = from_hubspot_time(props.get("hs_lastmodifieddate")) or from_hubspot_time(
+        obj.get("updatedAt"))
+    if not key or stamp is None:
+        return None
+    status = _TASK_STATUS.get(str(props.get("hs_task_status") or "NOT_STARTED"),
+                              TaskStatus.NOT_STARTED)
+    decision: TaskDecision | None = None
+    if str(props.get("leadloop_decision") or "").upper() == "REJECTED":
+        decision = TaskDecision.REJECTED
+    elif status is TaskStatus.COMPLETED:
+        decision = TaskDecision.APPROVED  # completed without a rejection is an approval
+    final_score = _int_or_none(props.get("leadloop_final_score"))
+    if decision is TaskDecision.APPROVED and final_score is None:
+        final_score = _int_or_none(props.get("leadloop_proposed_score"))
+    return TaskChange(
+        task_id=str(obj["id"]), proposal_key=str(key), status=status, modified_at=stamp,
+        decision=decision,
+        final_text=_body_text(str(props.get("hs_task_body") or ""))
+        if decision is TaskDecision.APPROVED else None,
+        final_score=final_score, reason=props.get("leadloop_reason") or None,
+        decided_by=str(props.get("hubspot_owner_id")) if decision else None,
+    )

@@ -1,0 +1,112 @@
+"""The HubSpot properties leadloop reads and the custom ones it creates.
+
+Lead fields map onto contact properties (overridable with ``property_map`` in the
+settings); a lead's status is read from ``hs_lead_status`` and ``lifecyclestage``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+GROUP = "leadloop"
+TASK_TO_CONTACT = 204  # HUBSPOT_DEFINED association type: task -> contact
+EMAIL_TO_CONTACT = 198  # HUBSPOT_DEFINED association type: email -> contact
+SCORE_PROPERTY = "leadloop_score"
+TIER_PROPERTY = "leadloop_tier"
+
+# Lead field -> contact property. HubSpot's own where it has one, leadloop_* otherwise.
+CONTACT_PROPERTY_MAP: dict[str, str] = {
+    "email": "email",
+    "first_name": "firstname",
+    "last_name": "lastname",
+    "title": "jobtitle",
+    "company": "company",
+    "industry": "industry",
+    "employees": "numemployees",
+    "country": "country",
+    "owner_id": "hubspot_owner_id",
+    "email_opt_out": "hs_email_optout",
+    "created_at": "createdate",
+    "lead_source": "leadloop_lead_source",
+    "past_purchases": "leadloop_past_purchases",
+    "lifetime_value": "leadloop_lifetime_value",
+    "notes": "leadloop_notes",
+    "events": "leadloop_events",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PropertySpec:
+    """One custom property leadloop needs on one object type."""
+
+    object_type: str
+    name: str
+    label: str
+    type: str
+    field_type: str
+    description: str
+    unique: bool = False
+    options: tuple[str, ...] = field(default=())
+
+    def definition(self) -> dict[str, Any]:
+        """The body of the properties API's create call."""
+        body: dict[str, Any] = {
+            "name": self.name, "label": self.label, "type": self.type,
+            "fieldType": self.field_type, "groupName": GROUP, "description": self.description,
+        }
+        if self.unique:
+            body["hasUniqueValue"] = True
+        if self.options:
+            body["options"] = [{"label": o.title(), "value": o, "displayOrder": i}
+                               for i, o in enumerate(self.options)]
+        return body
+
+
+CONTACT_PROPERTIES: tuple[PropertySpec, ...] = (
+    PropertySpec("contacts", SCORE_PROPERTY, "leadloop score", "number", "number",
+                 "The lead score (0-100) leadloop last wrote."),
+    PropertySpec("contacts", TIER_PROPERTY, "leadloop tier", "string", "text",
+                 "The tier (A-D) of the leadloop score."),
+    PropertySpec("contacts", "leadloop_lead_source", "Lead source (leadloop)", "string",
+                 "text", "Where the lead came from, as leadloop scores it."),
+    PropertySpec("contacts", "leadloop_past_purchases", "Past purchases", "number", "number",
+                 "How many times this contact's company bought before."),
+    PropertySpec("contacts", "leadloop_lifetime_value", "Lifetime value", "number", "number",
+                 "Revenue from this contact's company so far."),
+    PropertySpec("contacts", "leadloop_notes", "leadloop notes", "string", "textarea",
+                 "Notes leadloop may quote from in drafts."),
+    PropertySpec("contacts", "leadloop_events", "Engagement events", "string", "textarea",
+                 "JSON list of dated touch points (kind, detail, at)."),
+)
+TASK_PROPERTIES: tuple[PropertySpec, ...] = (
+    PropertySpec("tasks", "leadloop_proposal_id", "leadloop proposal", "string", "text",
+                 "The proposal this task reviews; unique, so a retry never duplicates it.",
+                 unique=True),
+    PropertySpec("tasks", "leadloop_decision", "leadloop decision", "enumeration", "select",
+                 "Set to Rejected (with a reason) to reject; completing the task approves.",
+                 options=("APPROVED", "REJECTED")),
+    PropertySpec("tasks", "leadloop_reason", "leadloop reason", "string", "textarea",
+                 "Why the rep rejected or changed the proposal."),
+    PropertySpec("tasks", "leadloop_final_score", "leadloop final score", "number", "number",
+                 "The score the rep settled on for a score change."),
+    PropertySpec("tasks", "leadloop_proposed_score", "leadloop proposed score", "number",
+                 "number", "The score leadloop proposed."),
+)
+EMAIL_PROPERTIES: tuple[PropertySpec, ...] = (
+    PropertySpec("emails", "leadloop_idempotency_key", "leadloop send key", "string", "text",
+                 "One approved email per key; unique, so it is never logged or sent twice.",
+                 unique=True),
+)
+
+
+def required_properties() -> tuple[PropertySpec, ...]:
+    """Every custom property leadloop needs, contacts first."""
+    return CONTACT_PROPERTIES + TASK_PROPERTIES + EMAIL_PROPERTIES
+
+
+def missing_properties(existing: Mapping[str, set[str]]) -> list[PropertySpec]:
+    """The required properties absent from ``existing`` (object type -> property names)."""
+    return [spec for spec in required_properties()
+            if spec.name not in existing.get(spec.object_type, set())]
