@@ -150,7 +150,12 @@ class Proposal(Base):
     """A draft or a score override waiting for, or past, a rep's decision."""
 
     __tablename__ = "proposals"
-    __table_args__ = (Index("ix_proposals_state_kind", "state", "kind"),)
+    # Queues read "pending, newest first", for everyone or for one rep: these indexes give
+    # the first page without sorting every pending proposal.
+    __table_args__ = (
+        Index("ix_proposals_state_id", "state", "id"),
+        Index("ix_proposals_owner_state_id", "owner_id", "state", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(128), unique=True)

@@ -46,10 +46,18 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("snoozed_until", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("assignee_id", sa.String(length=64), nullable=True))
         batch_op.create_index(batch_op.f("ix_proposals_assignee_id"), ["assignee_id"], unique=False)
+        batch_op.drop_index("ix_proposals_state_kind")
+        batch_op.create_index("ix_proposals_state_id", ["state", "id"], unique=False)
+        batch_op.create_index(
+            "ix_proposals_owner_state_id", ["owner_id", "state", "id"], unique=False
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("proposals", schema=None) as batch_op:
+        batch_op.drop_index("ix_proposals_owner_state_id")
+        batch_op.drop_index("ix_proposals_state_id")
+        batch_op.create_index("ix_proposals_state_kind", ["state", "kind"], unique=False)
         batch_op.drop_index(batch_op.f("ix_proposals_assignee_id"))
         batch_op.drop_column("assignee_id")
         batch_op.drop_column("snoozed_until")
