@@ -177,7 +177,10 @@ def naive_score_leads(
                     factors.append(Factor(label, criterion.points, criterion.group))
         score = min(100, max(0, total))
         results.append(
-            LeadScore(str(lead["crm_id"]), score, weights.tier_for(score), tuple(factors), version)
+            LeadScore(
+                str(lead["crm_id"]), score, weights.tier_for(score), tuple(factors), version,
+                points_score=score,
+            )
         )
     return results
 

@@ -29,7 +29,9 @@ class Factor:
 
     ``label`` is the reason without the points (``"industry is logistics"``);
     ``str(factor)`` adds them (``"industry is logistics: +10"``). ``group`` is the
-    criterion's group: ``"fit"`` (who the lead is) or ``"engagement"`` (what it did).
+    criterion's group: ``"fit"`` (who the lead is) or ``"engagement"`` (what it did); a cap
+    that took points away has the capped group or ``"total"``; a learned model's
+    contribution has ``"model"`` (its points are its effect on the final score, with sign).
     """
 
     label: str
@@ -42,10 +44,24 @@ class Factor:
 
 @dataclass(frozen=True, slots=True)
 class LeadScore:
-    """A lead's points score (0-100), its tier, the reasons, and the weights that made it.
+    """A lead's score (0-100), its tier, the reasons, and the versions that made it.
 
-    ``factors`` holds every criterion that fired with non-zero points, largest effect
-    first (by absolute points; ties keep the order of the weights file).
+    ``factors`` holds every criterion that fired with non-zero points (and any cap that
+    took points away), largest effect first (by absolute points; ties keep the order of
+    the weights file). When a model took part (see :func:`scoring.blend.score_leads_blended`)
+    its biggest contributions follow the rules, with group ``"model"``.
+
+    Attributes:
+        crm_id: the lead's CRM id.
+        score: the final score, 0-100 (the points score when no model took part).
+        tier: A-D by the thresholds of the lead's profile.
+        factors: the reasons, see above.
+        weights_version: the version of the whole weights file.
+        profile: the weights profile that scored the lead (None: the top-level weights).
+        points_score: the admin points score alone.
+        probability: the model's calibrated probability of conversion, None without model.
+        model_version: the model version that took part, None when none did.
+        model_note: why no model took part (e.g. too few labels), empty when one did.
     """
 
     crm_id: str
@@ -53,6 +69,11 @@ class LeadScore:
     tier: str
     factors: tuple[Factor, ...]
     weights_version: str
+    profile: str | None = None
+    points_score: int | None = None
+    probability: float | None = None
+    model_version: str | None = None
+    model_note: str = ""
 
 
 def score_leads(
@@ -71,8 +92,7 @@ def score_leads(
     Raises:
         LeadDataError: a lead value cannot be read (a missing value is fine).
     """
-    fields = {criterion.field for criterion in weights.criteria if criterion.field is not None}
-    with_events = any(criterion.event is not None for criterion in weights.criteria)
+    fields, with_events = needed_columns(weights)
     frames = build_frames(
         leads,
         now=now,
@@ -82,8 +102,24 @@ def score_leads(
     return score_frame(frames, weights)
 
 
+def needed_columns(weights: Weights) -> tuple[set[str], bool]:
+    """The lead-frame columns the weights test, and whether they need the events."""
+    criteria = [*weights.criteria]
+    fields: set[str] = set()
+    for profile in weights.profiles:
+        criteria.extend(profile.criteria)
+        assert profile.when.field is not None
+        fields.add(profile.when.field)
+    fields |= {criterion.field for criterion in criteria if criterion.field is not None}
+    with_events = any(criterion.event is not None for criterion in criteria)
+    return fields, with_events or "days_since_last_activity" in fields
+
+
 def score_frame(frames: LeadFrames, weights: Weights) -> list[LeadScore]:
     """Score leads already read into frames (see :func:`scoring.features.build_frames`).
+
+    Each lead is scored by the first profile whose condition it matches, or by the
+    top-level weights when it matches none.
 
     Args:
         frames: the lead and events frames; windows are measured from ``frames.now``. The
@@ -93,38 +129,138 @@ def score_frame(frames: LeadFrames, weights: Weights) -> list[LeadScore]:
     Returns:
         One score per row of ``frames.leads``, in row order.
     """
+    version = weights.version
+    if not weights.profiles:
+        return _score_profile(frames, weights, version=version, profile=None)
     n = len(frames.leads)
-    total = np.full(n, weights.base, dtype=np.int64)
+    assigned = np.full(n, len(weights.profiles), dtype=np.int64)
+    columns = _Columns(frames)
+    # Assigning the last profile first lets an earlier match overwrite a later one.
+    for index in reversed(range(len(weights.profiles))):
+        positions, _ = _evaluate(weights.profiles[index].when, columns)
+        assigned[positions] = index
+    results: list[LeadScore | None] = [None] * n
+    for index, name in enumerate(weights.profile_names()):
+        positions = np.flatnonzero(assigned == index)
+        if not len(positions):
+            continue
+        profile = None if index == len(weights.profiles) else name
+        scored = _score_profile(
+            subset_frames(frames, positions),
+            weights.for_profile(profile),
+            version=version,
+            profile=profile,
+        )
+        for position, result in zip(positions.tolist(), scored, strict=True):
+            results[position] = result
+    return [result for result in results if result is not None]
+
+
+def subset_frames(frames: LeadFrames, positions: np.ndarray) -> LeadFrames:
+    """The leads at ``positions`` (row positions, ascending) and their events."""
+    events = frames.events
+    owner = events["lead"].to_numpy()
+    keep = np.isin(owner, positions)
+    renumber = np.full(len(frames.leads), -1, dtype=np.int64)
+    renumber[positions] = np.arange(len(positions), dtype=np.int64)
+    chosen = events[keep].reset_index(drop=True)
+    chosen["lead"] = renumber[owner[keep]]
+    return LeadFrames(leads=frames.leads.iloc[positions], events=chosen, now=frames.now)
+
+
+def _score_profile(
+    frames: LeadFrames, weights: Weights, *, version: str, profile: str | None
+) -> list[LeadScore]:
+    n = len(frames.leads)
+    gains = {"fit": np.zeros(n, dtype=np.int64), "engagement": np.zeros(n, dtype=np.int64)}
+    losses = np.zeros(n, dtype=np.int64)
     with paused_gc():
         reasons: list[list[Factor]] = [[] for _ in range(n)]
     columns = _Columns(frames)
+    half_life = weights.decay.half_life_days
     # Evaluating in order of effect means each lead's reasons come out already sorted.
     order = sorted(
         range(len(weights.criteria)), key=lambda i: (-abs(weights.criteria[i].points), i)
     )
     for index in order:
         criterion = weights.criteria[index]
-        positions, factors = _evaluate(criterion, columns)
-        if criterion.points == 0 or not len(positions):
+        if criterion.points == 0:
             continue
-        total[positions] += criterion.points
+        if criterion.event is not None and half_life is not None:
+            positions, factors, points = _evaluate_decayed(criterion, columns, half_life)
+        else:
+            positions, factors = _evaluate(criterion, columns)
+            points = np.full(len(positions), criterion.points, dtype=np.int64)
+        if not len(positions):
+            continue
+        if criterion.points > 0:
+            gains[criterion.group][positions] += points
+        else:
+            losses[positions] += points
         for position, factor in zip(positions.tolist(), factors.tolist(), strict=True):
             reasons[position].append(factor)
-    scores = np.clip(total, 0, 100)
+    gained = _apply_caps(weights, gains, reasons)
+    scores = np.clip(weights.base + gained + losses, 0, 100)
+    if half_life is not None or weights.caps.is_set():
+        # Decay and caps change effects lead by lead; a stable sort keeps file order on ties.
+        for lead_reasons in reasons:
+            if len(lead_reasons) > 1:
+                lead_reasons.sort(key=_effect)
     tiers = np.select(
         [scores >= weights.tiers.A, scores >= weights.tiers.B, scores >= weights.tiers.C],
         ["A", "B", "C"],
         default="D",
     )
-    version = weights.version
     crm_ids: list[str] = frames.leads.index.tolist()
     with paused_gc():
+        if profile is None:
+            return [
+                LeadScore(crm_id, score, tier, tuple(factors), version, None, score)
+                for crm_id, score, tier, factors in zip(
+                    crm_ids, scores.tolist(), tiers.tolist(), reasons, strict=True
+                )
+            ]
         return [
-            LeadScore(crm_id, score, tier, tuple(factors), version)
+            LeadScore(crm_id, score, tier, tuple(factors), version, profile, score)
             for crm_id, score, tier, factors in zip(
                 crm_ids, scores.tolist(), tiers.tolist(), reasons, strict=True
             )
         ]
+
+
+def _effect(factor: Factor) -> int:
+    return -abs(factor.points)
+
+
+def _apply_caps(
+    weights: Weights, gains: dict[str, np.ndarray], reasons: list[list[Factor]]
+) -> np.ndarray:
+    """Positive points per lead after the group and total caps; a cap that bites is a reason."""
+    caps = weights.caps
+    capped: dict[str, np.ndarray] = {}
+    for group, cap in (("fit", caps.fit), ("engagement", caps.engagement)):
+        capped[group] = gains[group] if cap is None else np.minimum(gains[group], cap)
+        if cap is not None:
+            _cap_reasons(gains[group] - capped[group], f"{group} points capped at {cap}", group,
+                         reasons)
+    total: np.ndarray = capped["fit"] + capped["engagement"]
+    if caps.total is None:
+        return total
+    limited: np.ndarray = np.minimum(total, caps.total)
+    _cap_reasons(total - limited, f"points capped at {caps.total} in total", "total", reasons)
+    return limited
+
+
+def _cap_reasons(excess: np.ndarray, label: str, group: str, reasons: list[list[Factor]]) -> None:
+    positions = np.flatnonzero(excess > 0)
+    if not len(positions):
+        return
+    shared: dict[int, Factor] = {}
+    for position, amount in zip(positions.tolist(), excess[positions].tolist(), strict=True):
+        factor = shared.get(amount)
+        if factor is None:
+            factor = shared[amount] = Factor(label, -amount, group)
+        reasons[position].append(factor)
 
 
 class _Columns:
@@ -221,6 +357,17 @@ def _text_mask(criterion: Criterion, folded: np.ndarray) -> np.ndarray:
 
 
 def _evaluate_event(criterion: Criterion, columns: _Columns) -> tuple[np.ndarray, np.ndarray]:
+    counts, _ = _event_counts(criterion, columns, with_latest=False)
+    positions = np.flatnonzero(counts >= (criterion.min_count or 1))
+    return positions, _factors_by_value(
+        counts[positions], lambda count: _event_label(criterion, int(count)), criterion
+    )
+
+
+def _event_counts(
+    criterion: Criterion, columns: _Columns, *, with_latest: bool
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Matching events per lead, and (if asked) the age in days of each lead's latest one."""
     assert criterion.event is not None
     events = columns.frames.events
     mask = (events["kind"] == criterion.event.strip().lower()).to_numpy(dtype=bool, copy=True)
@@ -233,11 +380,51 @@ def _evaluate_event(criterion: Criterion, columns: _Columns) -> tuple[np.ndarray
         mask[chosen] = np.fromiter(
             (needle in detail.lower() for detail in details), dtype=bool, count=len(chosen)
         )
-    counts = np.bincount(events["lead"].to_numpy()[mask], minlength=columns.n)
+    owners = events["lead"].to_numpy()[mask]
+    counts = np.bincount(owners, minlength=columns.n)
+    if not with_latest:
+        return counts, None
+    latest = np.full(columns.n, np.inf)
+    np.minimum.at(latest, owners, events["age_days"].to_numpy()[mask])
+    return counts, latest
+
+
+def _evaluate_decayed(
+    criterion: Criterion, columns: _Columns, half_life: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Like an event criterion, with points halved every ``half_life`` days since the latest
+    matching event; leads whose points decay to zero are left out."""
+    counts, latest = _event_counts(criterion, columns, with_latest=True)
+    assert latest is not None
     positions = np.flatnonzero(counts >= (criterion.min_count or 1))
-    return positions, _factors_by_value(
-        counts[positions], lambda count: _event_label(criterion, int(count)), criterion
-    )
+    days = np.maximum(latest[positions], 0.0)
+    points = np.rint(criterion.points * np.exp2(-days / half_life)).astype(np.int64)
+    keep = points != 0
+    positions, days, points = positions[keep], days[keep], points[keep]
+    if not len(positions):
+        return positions, np.empty(0, dtype=object), points
+    whole_days = np.floor(days).astype(np.int64)
+    keys = np.stack([counts[positions], whole_days, points], axis=1)
+    uniques, codes = np.unique(keys, axis=0, return_inverse=True)
+    distinct = np.empty(len(uniques), dtype=object)
+    distinct[:] = [
+        Factor(
+            f"{_event_label(criterion, int(count))}, latest {_days_ago(int(day))}",
+            int(value),
+            criterion.group,
+        )
+        for count, day, value in uniques.tolist()
+    ]
+    chosen: np.ndarray = distinct[codes.reshape(-1)]
+    return positions, chosen, points
+
+
+def _days_ago(days: int) -> str:
+    if days == 0:
+        return "today"
+    if days == 1:
+        return "1 day ago"
+    return f"{days} days ago"
 
 
 def _repeat(factor: Factor, count: int) -> np.ndarray:

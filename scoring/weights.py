@@ -270,19 +270,133 @@ class Criterion(_Strict):
         return next(key for key in FIELD_CONDITIONS if self._condition(key) is not None)
 
 
+class Caps(_Strict):
+    """The most points a group (and all criteria together) may add; None for no cap.
+
+    A cap limits what positive points add up to; negative points always count in full.
+    """
+
+    fit: int | None = Field(default=None, ge=0, le=_MAX_POINTS)
+    engagement: int | None = Field(default=None, ge=0, le=_MAX_POINTS)
+    total: int | None = Field(default=None, ge=0, le=_MAX_POINTS)
+
+    def is_set(self) -> bool:
+        """Whether any cap is set."""
+        return any(value is not None for value in (self.fit, self.engagement, self.total))
+
+
+class Decay(_Strict):
+    """Time decay of engagement: event points halve every ``half_life_days`` since the
+    latest matching event (None: no decay)."""
+
+    half_life_days: float | None = Field(default=None, gt=0, le=_MAX_WINDOW_DAYS)
+
+
+class Condition(Criterion):
+    """Which leads a profile applies to: a lead field and exactly one condition."""
+
+    points: int = Field(default=0, ge=0, le=0)
+    group: Group = "fit"
+
+    @model_validator(mode="after")
+    def _field_only(self) -> Condition:
+        if self.event is not None:
+            raise _fail(
+                "profile_event",
+                "a profile is chosen by a lead field (e.g. field = \"industry\"), not an event",
+                key="event",
+            )
+        return self
+
+
+class Profile(_Strict):
+    """Weights for one segment: leads matching ``when`` are scored with these criteria.
+
+    ``base``, ``tiers``, ``caps`` and ``decay`` fall back to the top-level ones when absent.
+    """
+
+    name: str = Field(min_length=1, max_length=80)
+    when: Condition
+    base: int | None = Field(default=None, ge=0, le=100)
+    tiers: Tiers | None = None
+    caps: Caps | None = None
+    decay: Decay | None = None
+    criteria: tuple[Criterion, ...] = Field(min_length=1, max_length=500)
+
+
 class Weights(_Strict):
-    """The admin's scoring parameters: a base, criteria with points, and tier thresholds."""
+    """The admin's scoring parameters: a base, criteria with points, and tier thresholds.
+
+    Optional (weights v2): ``caps`` per group and in total, engagement ``decay`` and
+    ``profiles`` for segments; files without them score exactly as before.
+    """
 
     name: str = Field(min_length=1, max_length=80)
     base: int = Field(default=0, ge=0, le=100)
     tiers: Tiers
+    caps: Caps = Caps()
+    decay: Decay = Decay()
     criteria: tuple[Criterion, ...] = Field(min_length=1, max_length=500)
+    profiles: tuple[Profile, ...] = Field(default=(), max_length=50)
+
+    @model_validator(mode="after")
+    def _unique_profiles(self) -> Weights:
+        seen: set[str] = set()
+        for profile in self.profiles:
+            if profile.name in seen:
+                raise _fail(
+                    "profile_twice", f"profile '{profile.name}' is written twice", key="profiles"
+                )
+            seen.add(profile.name)
+        return self
+
+    def profile_names(self) -> tuple[str, ...]:
+        """The profiles' names, in the order they are tried, then ``"default"``."""
+        return (*(profile.name for profile in self.profiles), "default")
+
+    def for_profile(self, name: str | None) -> Weights:
+        """The effective weights of one profile (the top-level ones for None or "default").
+
+        Args:
+            name: a profile name from :meth:`profile_names`.
+
+        Returns:
+            Weights without profiles whose criteria, base, tiers, caps and decay are the
+            profile's (falling back to the top-level values).
+
+        Raises:
+            KeyError: no profile has that name.
+        """
+        if name is None or name == "default":
+            return self.model_copy(update={"profiles": ()})
+        for profile in self.profiles:
+            if profile.name == name:
+                return Weights(
+                    name=f"{self.name}/{profile.name}",
+                    base=self.base if profile.base is None else profile.base,
+                    tiers=profile.tiers or self.tiers,
+                    caps=profile.caps or self.caps,
+                    decay=profile.decay or self.decay,
+                    criteria=profile.criteria,
+                )
+        raise KeyError(name)
 
     @property
     def version(self) -> str:
-        """A short hash of the validated content; comments, layout and key order do not count."""
+        """A short hash of the validated content; comments, layout and key order do not count.
+
+        Keys left at their defaults that older files could not have (caps, decay, profiles)
+        are not part of the hash, so an unchanged v1 file keeps its version.
+        """
+        dumped = self.model_dump(mode="json", by_alias=True)
+        if not self.caps.is_set():
+            dumped.pop("caps")
+        if self.decay.half_life_days is None:
+            dumped.pop("decay")
+        if not self.profiles:
+            dumped.pop("profiles")
         canonical = json.dumps(
-            self.model_dump(mode="json", by_alias=True),
+            dumped,
             sort_keys=True,
             separators=(",", ":"),
             ensure_ascii=True,
@@ -421,6 +535,7 @@ _EXPECTED: dict[str, str] = {
     "criteria": "at least one [[criteria]] table",
     "points": "a whole number of points (negative to subtract)",
     "between": "two numbers [low, high]",
+    "when": 'a [profiles.when] table with a field and one condition, e.g. field = "industry"',
 }
 
 
@@ -451,15 +566,25 @@ def _key_path(loc: tuple[str | int, ...]) -> str:
     return path
 
 
+_NESTED: dict[str, type[BaseModel]] = {
+    "tiers": Tiers,
+    "caps": Caps,
+    "decay": Decay,
+    "criteria": Criterion,
+    "profiles": Profile,
+    "when": Condition,
+}
+
+
 def _allowed_keys(parent: tuple[str | int, ...]) -> list[str]:
-    if parent == ():
-        model: type[BaseModel] = Weights
-    elif parent == ("tiers",):
-        model = Tiers
-    elif len(parent) == 2 and parent[0] == "criteria":
-        model = Criterion
-    else:
-        return []
+    model: type[BaseModel] = Weights
+    for part in parent:
+        if isinstance(part, int):
+            continue
+        nested = _NESTED.get(part)
+        if nested is None:
+            return []
+        model = nested
     return [info.alias or name for name, info in model.model_fields.items()]
 
 

@@ -8,7 +8,20 @@ import typer
 
 from connectors.errors import ConnectorError
 from drafting.errors import DraftingError
-from leadloop.cli import config, keys, review, sandbox, steps
+from leadloop.cli import (
+    config,
+    drafts,
+    hubspot,
+    keys,
+    model,
+    policy,
+    review,
+    salesforce,
+    sandbox,
+    steps,
+    train,
+    weights,
+)
 from leadloop.cli.common import err_console
 from leadloop.errors import LeadloopError
 from review_api.errors import ReviewError
@@ -22,6 +35,13 @@ app = typer.Typer(
 app.add_typer(config.app, name="config")
 app.add_typer(sandbox.app, name="sandbox")
 app.add_typer(review.app, name="review")
+app.add_typer(policy.app, name="policy")
+app.add_typer(drafts.app, name="drafts")
+app.add_typer(weights.app, name="weights")
+app.add_typer(model.app, name="model")
+app.command("train")(train.train_command)
+app.add_typer(salesforce.app, name="salesforce")
+app.add_typer(hubspot.app, name="hubspot")
 app.add_typer(keys.app, name="keys")
 steps.register(app)
 

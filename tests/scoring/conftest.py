@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from threadpoolctl import threadpool_limits
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -58,3 +59,11 @@ def make_lead() -> LeadFactory:
 @pytest.fixture(scope="session")
 def make_event() -> Callable[..., dict[str, Any]]:
     return event
+
+
+@pytest.fixture(autouse=True, scope="session")
+def one_thread_per_model() -> Iterator[None]:
+    # Gradient boosting's OpenMP threads spin while waiting; on a shared 2-core machine
+    # that turns seconds into minutes, and one thread is plenty for test-sized data.
+    with threadpool_limits(limits=1):
+        yield
