@@ -55,7 +55,8 @@ from review_api.store.models import (
 from review_api.store.models import SyncCursor as CursorRow
 from review_api.taskbody import EmailText, render_draft_task, render_score_task
 from review_api.workflow import ProposalEvent, ProposalState, may_send, transition
-from scoring import LeadScore, Weights, score_leads
+from scoring import LeadScore, Weights
+from scoring.blend import ScoringModel, score_leads_blended
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,7 @@ class SyncReport:
 
 @dataclass
 class ScoreReport:
+    model_note: str = ""
     scored: int = 0
     changed: int = 0
     overrides_proposed: int = 0
@@ -146,6 +148,7 @@ class Pipeline:
         escalate_after: timedelta | None = None,
         policy: Policy | None = None, product_facts: ProductFacts | None = None,
         learn_from_edits: bool = True, draft_concurrency: int = 8,
+        model: ScoringModel | None = None, blend: float = 0.5, min_labels: int = 200,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         progress: Progress = _no_progress,
     ) -> None:
@@ -162,6 +165,9 @@ class Pipeline:
         self.policy = policy or load_policy(None)
         self.product_facts = product_facts or load_product_facts(None)
         self.learn_from_edits = learn_from_edits
+        self.model = model
+        self.blend = blend
+        self.min_labels = min_labels
         self.draft_concurrency = draft_concurrency
         self.clock = clock
         self.progress = progress
@@ -283,8 +289,10 @@ class Pipeline:
                 return report
             snapshots = {lead.crm_id: snap for lead, snap in rows}
             leads = {lead.crm_id: lead for lead, _ in rows}
-            results = score_leads([snap.payload for snap in snapshots.values()], self.weights,
-                                  now=now)
+            results = score_leads_blended(
+                [snap.payload for snap in snapshots.values()], self.weights, now=now,
+                model=self.model, blend=self.blend, min_labels=self.min_labels)
+            report.model_note = results[0].model_note if results else ""
             latest = _latest_scores(session, list(leads))
             pending: dict[str, list[Proposal]] = {}
             for proposal in session.scalars(
@@ -300,12 +308,14 @@ class Pipeline:
                     previous = latest.get(result.crm_id)
                     if previous is None or (
                         previous.score, previous.tier, previous.snapshot_id,
-                        previous.weights_version,
-                    ) != (result.score, result.tier, snap.id, result.weights_version):
+                        previous.weights_version, previous.model_version,
+                    ) != (result.score, result.tier, snap.id, result.weights_version,
+                          result.model_version):
                         changed.append((result, Score(
                             crm_id=result.crm_id, snapshot_id=snap.id, score=result.score,
                             tier=result.tier, factors=_factors(result),
-                            weights_version=result.weights_version, model_version=None,
+                            weights_version=result.weights_version,
+                            model_version=result.model_version,
                         )))
                 session.add_all([row for _, row in changed])
                 session.flush()  # one multi-row INSERT, and every new score has its id
@@ -351,7 +361,9 @@ class Pipeline:
         ``pending`` holds the lead's open score overrides; a new score replaces them.
         """
         old_tier = lead.effective_tier
-        if not self.weights.needs_approval(old_tier, result.tier):
+        # A segment's profile may set its own tiers and which changes need a rep.
+        weights = self.weights.for_profile(result.profile)
+        if not weights.needs_approval(old_tier, result.tier):
             _supersede(session, pending, now)
             lead.effective_score, lead.effective_tier = result.score, result.tier
             return True
@@ -363,7 +375,8 @@ class Pipeline:
         payload = {
             "old_score": lead.effective_score, "old_tier": old_tier,
             "new_score": result.score, "new_tier": result.tier, "factors": factors,
-            "tier_thresholds": self.weights.tier_thresholds(),
+            "tier_thresholds": weights.tier_thresholds(),
+            "points_score": result.points_score, "probability": result.probability,
             "subject": f"Score change to review: {old_tier} -> {result.tier}",
             "description": render_score_task(
                 old_score=lead.effective_score, old_tier=old_tier, new_score=result.score,
@@ -372,7 +385,8 @@ class Pipeline:
         service.create_proposal(
             session=session, key=key, kind=service.SCORE_OVERRIDE, crm_id=lead.crm_id,
             owner_id=lead.owner_id, payload=payload, expires_at=now + self.proposal_ttl,
-            score_id=score_row.id, weights_version=result.weights_version, now=now,
+            score_id=score_row.id, weights_version=result.weights_version,
+            model_version=result.model_version, now=now,
         )
         report.overrides_proposed += 1
         return False
@@ -723,6 +737,8 @@ def _claim(session: Session, row: OutboxEmail, *, now: datetime, lease: timedelt
 
 def _factors(result: LeadScore) -> dict[str, Any]:
     return {
+        "points_score": result.points_score, "probability": result.probability,
+        "profile": result.profile,
         "items": [{"label": str(f), "points": f.points, "group": f.group}
                   for f in result.factors],
         # Engagement reasons without their points read as recent activity in a draft.

@@ -74,6 +74,13 @@ class Settings(BaseSettings):
         default=True, description="Apply what reps' edits taught to new drafts."
     )
     draft_concurrency: int = Field(default=8, ge=1, le=256)
+    score_blend: float = Field(
+        default=0.5, ge=0, le=1,
+        description="The model's share of the final score once a model is promoted.",
+    )
+    min_labels: int = Field(
+        default=200, ge=1, description="Fewer labels than this and the model takes no part."
+    )
     drafter: str = Field(
         default="template",
         description="'template', or a chat model such as 'openai:gpt-4o-mini'.",

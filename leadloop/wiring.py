@@ -15,6 +15,7 @@ from leadloop.pipeline import Pipeline, Progress, _no_progress
 from leadloop.settings import Settings
 from review_api.store.db import Store
 from scoring import Weights, default_weights_path, load_weights
+from scoring.registry import ModelRegistry, WeightsRegistry
 
 
 def open_store(settings: Settings) -> Store:
@@ -48,8 +49,14 @@ def open_connector(settings: Settings) -> CRMConnector:
 
 
 def load_admin_weights(settings: Settings) -> Weights:
-    """The admin's weights, or the shipped defaults."""
-    return load_weights(settings.weights_path or default_weights_path())
+    """The weights in force: a file the settings name, else the newest published version,
+    else the shipped defaults."""
+    if settings.weights_path is not None:
+        return load_weights(settings.weights_path)
+    latest = WeightsRegistry(settings.data_dir).latest()
+    if latest is not None:
+        return WeightsRegistry(settings.data_dir).load(latest.version)
+    return load_weights(default_weights_path())
 
 
 def open_drafter(settings: Settings) -> Drafter:
@@ -83,6 +90,9 @@ def build_pipeline(
         product_facts=load_product_facts(settings.product_facts_path),
         learn_from_edits=settings.learn_from_edits,
         draft_concurrency=settings.draft_concurrency,
+        model=ModelRegistry(settings.data_dir).load_champion(),
+        blend=settings.score_blend,
+        min_labels=settings.min_labels,
         progress=progress,
     )
 

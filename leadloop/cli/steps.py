@@ -42,6 +42,8 @@ def print_sync(report: SyncReport, *, full: bool) -> None:
 
 
 def print_score(report: ScoreReport) -> None:
+    if report.model_note:
+        console.print(report.model_note)
     console.print(
         f"scored {report.scored} lead(s): {report.changed} changed, "
         f"{report.overrides_proposed} score override(s) proposed for approval, "

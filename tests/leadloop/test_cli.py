@@ -137,3 +137,28 @@ def test_decision_through_the_api_is_sent_by_the_pipeline(tmp_path: Path) -> Non
     assert "sent 1 email(s)" in leadloop("send")
     crm = SandboxCRM(tmp_path / "data" / "sandbox.db")
     assert [e.idempotency_key for e in crm.sent_emails()] == [chosen["key"]]
+
+
+def test_train_then_promote_puts_the_model_into_the_next_scores(tmp_path: Path) -> None:
+    from sqlalchemy import select
+
+    from leadloop.wiring import open_store
+    from review_api.store.models import Score
+
+    leadloop("demo", "--leads", "700", "--seed", "5")
+    trained = leadloop("train")
+    version = trained.split("saved model version ")[1].split()[0]
+    assert "not yet the champion" in trained
+    assert f"{version} is the champion" in leadloop("model", "promote", version)
+    from scoring.registry import ModelRegistry
+
+    assert ModelRegistry(settings().data_dir).champion() == version
+    leadloop("sandbox", "seed", "--leads", "5", "--seed", "99")  # new leads to score
+    out = leadloop("score")
+    assert "points score alone" not in out
+    store = open_store(settings())
+    with store.session() as session:
+        newest = session.scalars(select(Score).order_by(Score.id.desc()).limit(5)).all()
+        assert {s.model_version for s in newest} == {version}
+        assert all(any(f["group"] == "model" for f in s.factors["items"]) for s in newest)
+    store.close()
