@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from leadloop.logs import configure_json_logging
 from leadloop.settings import load_settings
 from leadloop.wiring import build_pipeline, webhook_runner
+from review_api.admin import AdminFiles
 from review_api.app import create_app
 from review_api.webhooks import Webhooks
 
@@ -18,4 +19,8 @@ def create() -> FastAPI:
     settings = load_settings()
     pipeline = build_pipeline(settings)
     hooks = Webhooks.from_settings(settings.webhooks, on_task_change=webhook_runner(pipeline))
-    return create_app(pipeline.store, webhooks=hooks)
+    files = AdminFiles(data_dir=settings.data_dir, weights_file=settings.weights_path,
+                       policy_file=settings.policy_path,
+                       product_facts_file=settings.product_facts_path,
+                       templates_file=settings.templates_path)
+    return create_app(pipeline.store, webhooks=hooks, admin_files=files)

@@ -14,8 +14,8 @@ from drafting.policy import load_policy
 from leadloop.pipeline import Pipeline, Progress, _no_progress
 from leadloop.settings import Settings
 from review_api.store.db import Store
-from scoring import Weights, default_weights_path, load_weights
-from scoring.registry import ModelRegistry, WeightsRegistry
+from scoring import Weights
+from scoring.registry import ModelRegistry, weights_in_force
 
 
 def open_store(settings: Settings) -> Store:
@@ -51,12 +51,7 @@ def open_connector(settings: Settings) -> CRMConnector:
 def load_admin_weights(settings: Settings) -> Weights:
     """The weights in force: a file the settings name, else the newest published version,
     else the shipped defaults."""
-    if settings.weights_path is not None:
-        return load_weights(settings.weights_path)
-    latest = WeightsRegistry(settings.data_dir).latest()
-    if latest is not None:
-        return WeightsRegistry(settings.data_dir).load(latest.version)
-    return load_weights(default_weights_path())
+    return weights_in_force(settings.data_dir, settings.weights_path)[0]
 
 
 def open_drafter(settings: Settings) -> Drafter:

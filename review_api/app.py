@@ -14,11 +14,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from drafting.errors import DraftingError
+from review_api.admin import AdminFiles
+from review_api.admin import router as admin_router
 from review_api.errors import ReviewError
 from review_api.metrics import ApiMetrics
 from review_api.store.db import Store
 from review_api.views import router, webhook_router
 from review_api.webhooks import Webhooks
+from scoring.errors import ScoringError
 
 MAX_BODY_BYTES = 1_000_000
 STATUS = {
@@ -93,9 +97,10 @@ def _methods_for(app: FastAPI, scope: Scope) -> set[str]:
 
 def create_app(
     store: Store, *, clock: Callable[[], datetime] | None = None,
-    webhooks: Webhooks | None = None,
+    webhooks: Webhooks | None = None, admin_files: AdminFiles | None = None,
 ) -> FastAPI:
-    """The review API over ``store``; ``webhooks`` enables the CRM webhook routes."""
+    """The review API over ``store``; ``webhooks`` enables the CRM webhook routes and
+    ``admin_files`` the weights and rules routes."""
     app = FastAPI(
         title="leadloop review API", version="0.2.0",
         description="Proposals waiting for a rep's decision, the decisions, labels and audit.",
@@ -104,7 +109,9 @@ def create_app(
     app.state.clock = clock
     app.state.metrics = ApiMetrics(store)
     app.state.webhooks = webhooks
+    app.state.admin_files = admin_files
     app.include_router(router)
+    app.include_router(admin_router)
     app.include_router(webhook_router)
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
 
@@ -114,6 +121,12 @@ def create_app(
             app.state.metrics.auth_failures.inc()
         return JSONResponse({"code": exc.code, "message": str(exc)},
                             status_code=STATUS.get(exc.code, 400))
+
+    @app.exception_handler(ScoringError)
+    @app.exception_handler(DraftingError)
+    async def bad_admin_file(_request: Request, exc: ScoringError | DraftingError) -> JSONResponse:
+        # A weights or rules text that does not parse: the message names line and key.
+        return JSONResponse({"code": exc.code, "message": str(exc)}, status_code=422)
 
     @app.exception_handler(StaleDataError)
     async def stale(_request: Request, _exc: StaleDataError) -> JSONResponse:

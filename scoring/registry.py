@@ -28,7 +28,7 @@ from scoring.blend import ScoringModel
 from scoring.errors import ScoringError
 from scoring.model import LeadModel
 from scoring.train import TrainingResult, evaluate
-from scoring.weights import Weights, parse_weights
+from scoring.weights import Weights, default_weights_path, parse_weights
 
 _TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "scoring.model.", "builtins.")
 _TRUSTED_NAMES = frozenset({"functools.partial"})  # scikit-learn keeps partials of its own code
@@ -386,3 +386,28 @@ class WeightsRegistry:
     def load(self, version: str) -> Weights:
         """A published version, validated."""
         return parse_weights(self.text(version), source=f"{version}.toml")
+
+
+def weights_in_force(root: Path, override: Path | None = None) -> tuple[Weights, str, str]:
+    """The weights the pipeline uses, their TOML text, and where they come from.
+
+    A file named in the settings wins; else the newest published version; else the
+    shipped defaults.
+
+    Args:
+        root: the data directory holding the registry.
+        override: a weights file the settings name, if any.
+
+    Returns:
+        (weights, text, source) where source is "file", "published" or "default".
+    """
+    if override is not None:
+        text = Path(override).read_text("utf-8")
+        return parse_weights(text, source=str(override)), text, "file"
+    registry = WeightsRegistry(root)
+    latest = registry.latest()
+    if latest is not None:
+        return registry.load(latest.version), registry.text(latest.version), "published"
+    path = default_weights_path()
+    text = path.read_text("utf-8")
+    return parse_weights(text, source=str(path)), text, "default"

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from pathlib import Path
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
@@ -10,6 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from review_api import service
+from review_api.admin import AdminFiles
 from review_api.app import create_app
 from review_api.keys import Role, create_key, revoke
 from review_api.store.db import Store
@@ -188,12 +190,19 @@ ROUTES = [
     ("get", "/admin/keys", None),
     ("post", "/admin/keys", {"role": "analyst"}),
     ("post", "/admin/keys/1/revoke", None),
+    ("get", "/admin/weights", None),
+    ("post", "/admin/weights", {"text": "name = 'x'", "note": "n"}),
+    ("post", "/admin/weights/preview", {"text": "name = 'x'"}),
+    ("get", "/admin/policy", None),
+    ("post", "/admin/policy/check", {"text": ""}),
 ]
 # Which roles each route refuses (403); every route refuses no key, a wrong and a revoked key.
 REFUSED = {
     "/proposals/{draft}/decision": ["analyst"], "/proposals/{draft}/snooze": ["analyst"],
     "/decisions": ["analyst"], "/labels": ["rep"], "/metrics": ["rep"],
     "/admin/keys": ["rep", "analyst"], "/admin/keys/1/revoke": ["rep", "analyst"],
+    "/admin/weights": ["rep", "analyst"], "/admin/weights/preview": ["rep", "analyst"],
+    "/admin/policy": ["rep", "analyst"], "/admin/policy/check": ["rep", "analyst"],
 }
 
 
@@ -312,3 +321,55 @@ def test_oversized_body_is_refused(client: TestClient, store: Store) -> None:
                            content=b'{"decision": "approve", "reason": "' + b"x" * 1_100_000
                            + b'"}', headers={"content-type": "application/json"})
     assert response.status_code == 413 and response.json()["code"] == "too_large"
+
+
+CANDIDATE = """
+name = "candidate"
+[tiers]
+A = 60
+B = 40
+C = 20
+approval_required = ["A"]
+
+[[criteria]]
+name = "any company"
+field = "employees"
+at_least = 1
+points = 65
+"""
+
+
+def test_admin_previews_and_publishes_weights(store: Store, keys: Keys, tmp_path: Path) -> None:
+    _seed(store)
+    with store.session() as session:
+        snap = session.scalars(select(LeadSnapshot)).one()
+        snap.payload = {"crm_id": "L1", "email": "a@b.example", "employees": 50,
+                        "owner_id": "U1", "modified_at": NOW.isoformat()}
+    admin = TestClient(create_app(store, clock=lambda: NOW,
+                                  admin_files=AdminFiles(data_dir=tmp_path)),
+                       headers={"Authorization": f"Bearer {keys.admin}"})
+    current = admin.get("/admin/weights").json()
+    assert current["source"] == "default" and current["published"] == []
+    shown = admin.post("/admin/weights/preview", json={"text": CANDIDATE}).json()
+    assert shown["leads"] == 1 and shown["tier_changes"] == 1
+    assert shown["to"] != shown["from"] and shown["changes"]
+    assert admin.post("/admin/weights", json={"text": CANDIDATE}).json()["code"] == "bad_request"
+    published = admin.post("/admin/weights", json={"text": CANDIDATE, "note": "simpler"})
+    assert published.status_code == 201
+    after = admin.get("/admin/weights").json()
+    assert (after["source"], after["version"]) == ("published", published.json()["version"])
+    broken = admin.post("/admin/weights/preview",
+                        json={"text": CANDIDATE.replace("points = 65", "points = 'lots'")})
+    assert broken.status_code == 422 and "criteria[0].points" in broken.json()["message"]
+
+
+def test_admin_checks_rules_before_using_them(store: Store, keys: Keys, tmp_path: Path) -> None:
+    _seed(store)
+    admin = TestClient(create_app(store, admin_files=AdminFiles(data_dir=tmp_path)),
+                       headers={"Authorization": f"Bearer {keys.admin}"})
+    assert "never draft for leads who opted out" in admin.get("/admin/policy").json()["text"]
+    checked = admin.post("/admin/policy/check",
+                         json={"text": "escalate when the draft mentions pricing\n"}).json()
+    assert [r["line"] for r in checked["rules"]] == [0, 1]
+    wrong = admin.post("/admin/policy/check", json={"text": "escalate sometimes\n"})
+    assert wrong.status_code == 422 and "line 1" in wrong.json()["message"]

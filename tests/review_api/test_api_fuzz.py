@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import positive_data_acceptance
 
 from review_api import service
+from review_api.admin import AdminFiles
 from review_api.app import create_app
 from review_api.keys import Role, create_key
 from review_api.store.db import Store
@@ -32,7 +33,8 @@ def _app_and_key() -> tuple[object, str]:
                 payload={"subject": "Hi", "body": "Hello", "to": "a@b.example"},
                 expires_at=NOW + timedelta(days=3))
         _, key = create_key(session=session, role=Role.ADMIN)
-    return create_app(store, clock=lambda: NOW), key
+    files = AdminFiles(data_dir=Path(tempfile.mkdtemp()))
+    return create_app(store, clock=lambda: NOW, admin_files=files), key
 
 
 APP, ADMIN_KEY = _app_and_key()

@@ -1,0 +1,153 @@
+"""Admin routes: the scoring weights (get, preview, publish) and the escalation rules
+(get, check), on the same data directory and store the pipeline uses."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from drafting import TemplateDrafter
+from drafting.guardrails import load_product_facts, review_draft
+from drafting.policy import explain, load_policy, parse_policy
+from review_api.deps import AdminDep, NowDep, SessionDep
+from review_api.errors import ReviewError
+from review_api.schemas import ErrorOut
+from review_api.store.models import Lead, LeadSnapshot
+from scoring.preview import diff_weights, preview
+from scoring.registry import WeightsRegistry, weights_in_force
+from scoring.weights import parse_weights
+
+MAX_RULES_TEXT = 100_000  # characters; escaped as JSON, still under the 1 MB body limit
+router = APIRouter(prefix="/admin", tags=["admin"])
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorOut} for code in (400, 401, 403, 413, 422, 503)
+}
+
+
+@dataclass(frozen=True)
+class AdminFiles:
+    """Where the admin's files live: the data directory, and files the settings name."""
+
+    data_dir: Path
+    weights_file: Path | None = None
+    policy_file: Path | None = None
+    product_facts_file: Path | None = None
+    templates_file: Path | None = None
+
+
+class AdminOffError(ReviewError):
+    """The server was started without a data directory for admin files."""
+
+    code = "store"
+
+
+def _files(request: Request) -> AdminFiles:
+    files: AdminFiles | None = request.app.state.admin_files
+    if files is None:
+        raise AdminOffError("admin routes need the data directory: start with leadloop serve")
+    return files
+
+
+def _current_leads(session: Session) -> list[dict[str, Any]]:
+    return [{**snap.payload, "score": lead.effective_score, "tier": lead.effective_tier}
+            for lead, snap in session.execute(
+                select(Lead, LeadSnapshot).join(LeadSnapshot, Lead.snapshot_id == LeadSnapshot.id)
+                .where(Lead.deleted.is_(False)))]
+
+
+class WeightsOut(BaseModel):
+    """The weights in force."""
+
+    version: str
+    source: str = Field(description="file (named in settings), published, or default")
+    text: str
+    published: list[dict[str, str]]
+
+
+class WeightsIn(BaseModel):
+    """A candidate weights file."""
+
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, max_length=MAX_RULES_TEXT)
+    note: str = Field(default="", max_length=2_000)
+
+
+@router.get("/weights", response_model=WeightsOut, responses=ERRORS)
+def get_weights(request: Request, _who: AdminDep) -> WeightsOut:
+    """The weights the pipeline scores with, and every published version."""
+    files = _files(request)
+    weights, text, source = weights_in_force(files.data_dir, files.weights_file)
+    versions = WeightsRegistry(files.data_dir).versions()
+    return WeightsOut(version=weights.version, source=source, text=text,
+                      published=[{k: str(v) for k, v in asdict(record).items()}
+                                 for record in versions])
+
+
+@router.post("/weights/preview", responses=ERRORS)
+def preview_weights(body: WeightsIn, request: Request, session: SessionDep, _who: AdminDep,
+                    now: NowDep) -> dict[str, Any]:
+    """What the candidate weights would do to the current leads, before publishing."""
+    files = _files(request)
+    current, _, _ = weights_in_force(files.data_dir, files.weights_file)
+    candidate = parse_weights(body.text, source="request body")
+    result = preview(_current_leads(session), current, candidate, now=now)
+    return {"from": current.version, "to": candidate.version,
+            "changes": diff_weights(current, candidate), **asdict(result)}
+
+
+@router.post("/weights", status_code=201, responses=ERRORS)
+def publish_weights(body: WeightsIn, request: Request, who: AdminDep) -> dict[str, Any]:
+    """Validate and publish a new weights version; the next scoring run uses it."""
+    files = _files(request)
+    if not body.note.strip():
+        raise BadAdminRequestError("say why in 'note': it is kept with the version")
+    record = WeightsRegistry(files.data_dir).publish(body.text, author=who.actor,
+                                                     note=body.note, source="request body")
+    out: dict[str, Any] = {k: str(v) for k, v in asdict(record).items()}
+    if files.weights_file is not None:
+        out["warning"] = (f"LEADLOOP_WEIGHTS_PATH names {files.weights_file}; that file stays "
+                          "in force until the setting is removed")
+    return out
+
+
+class RulesIn(BaseModel):
+    """Escalation rules to check."""
+
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(max_length=MAX_RULES_TEXT)
+
+
+class BadAdminRequestError(ReviewError):
+    """An admin request that is well-formed but incomplete."""
+
+    code = "bad_request"
+
+
+@router.get("/policy", responses=ERRORS)
+def get_policy(request: Request, _who: AdminDep) -> dict[str, str]:
+    """The escalation rules in force, as text."""
+    files = _files(request)
+    policy = load_policy(files.policy_file)
+    return {"path": policy.path, "text": Path(policy.path).read_text("utf-8")
+            if Path(policy.path).is_file() else ""}
+
+
+@router.post("/policy/check", responses=ERRORS)
+def check_policy(body: RulesIn, request: Request, session: SessionDep,
+                 _who: AdminDep) -> dict[str, Any]:
+    """Parse rules and say what each would do on the current leads (nothing is saved)."""
+    files = _files(request)
+    policy = parse_policy(body.text, "request body")
+    sheet = load_product_facts(files.product_facts_file)
+    leads = _current_leads(session)
+    effects = explain(policy, leads, drafter=TemplateDrafter(files.templates_file),
+                      review=lambda draft, facts: review_draft(draft, facts, sheet))
+    return {"leads": len(leads), "rules": [
+        {"line": e.line_no, "rule": e.rule, "action": e.action, "matched": e.matched,
+         "examples": list(e.examples), "says": e.line()} for e in effects]}
