@@ -150,9 +150,10 @@ class HubSpotTransport:
         self.emails_batch = crm.objects.emails.batch_api
         self.properties = crm.properties.core_api
         self.groups = crm.properties.groups_api
+        self.associations = crm.associations.v4.batch_api
         self._apis = [self.owners, self.contacts, self.contacts_batch, self.contacts_search,
                       self.tasks_batch, self.tasks_search, self.emails, self.emails_batch,
-                      self.properties, self.groups]
+                      self.properties, self.groups, self.associations]
         self._oauth = self.client.oauth.tokens_api
 
     def call(self, what: str, method: Callable[..., Any], *args: Any, search: bool = False,

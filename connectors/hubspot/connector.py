@@ -38,6 +38,7 @@ from connectors.hubspot.properties import (
     CONTACT_PROPERTY_MAP,
     EMAIL_TO_CONTACT,
     GROUP,
+    REP_SCORE_PROPERTY,
     SCORE_PROPERTY,
     TASK_PROPERTIES,
     TASK_TO_CONTACT,
@@ -535,8 +536,10 @@ class HubSpotConnector:
         Returns:
             Task changes: ``leadloop_decision`` REJECTED reads as rejected with
             ``leadloop_reason``; any other completed task as approved, with the task body as
-            the final text and ``leadloop_final_score`` (else the proposed score) as the
-            final score. Tasks without a proposal id are a rep's own and are left out.
+            the final text. An approved score change's final score is the task's
+            ``leadloop_final_score``; else the contact's ``leadloop_rep_score`` when the rep
+            set it after the task was created; else the proposed score. Tasks without a
+            proposal id are a rep's own and are left out.
         """
         after = (since.modified_at, since.last_id) if since else None
         objects = self._search_ordered(
@@ -544,13 +547,64 @@ class HubSpotConnector:
             stamp_property="hs_lastmodifieddate", since=since,
             properties=[spec.name for spec in TASK_PROPERTIES] + [
                 "hs_task_status", "hs_task_body", "hs_task_type", "hubspot_owner_id",
-                "hs_lastmodifieddate"],
+                "hs_lastmodifieddate", "hs_createdate"],
             filters=[{"propertyName": "leadloop_proposal_id", "operator": "HAS_PROPERTY"}])
+        batch: list[dict[str, Any]] = []
         for obj in objects:
-            change = _task_change(obj)
+            batch.append(obj)
+            if len(batch) == BATCH:
+                yield from self._task_changes(batch, after)
+                batch = []
+        yield from self._task_changes(batch, after)
+
+    def _task_changes(self, objects: list[dict[str, Any]],
+                      after: tuple[datetime, str] | None) -> Iterator[TaskChange]:
+        rep_scores = self._rep_scores([obj for obj in objects if _wants_rep_score(obj)])
+        for obj in objects:
+            change = _task_change(obj, rep_score=rep_scores.get(str(obj.get("id"))))
             if change is not None and (after is None or
                                        (change.modified_at, change.task_id) > after):
                 yield change
+
+    def _rep_scores(self, tasks: list[dict[str, Any]]) -> dict[str, int]:
+        """Task id -> the contact's rep score, for tasks whose contact's score the rep set
+        after the task was created (two calls per 100 tasks: associations, then contacts)."""
+        if not tasks:
+            return {}
+        _, linked = self.transport.call(
+            "read the contacts of score change tasks", self.transport.associations.get_page,
+            "tasks", "contacts", {"inputs": [{"id": str(t["id"])} for t in tasks]})
+        contact_of: dict[str, str] = {}
+        for item in linked.get("results", []):
+            targets = item.get("to") or []
+            if targets:
+                contact_of[str((item.get("from") or {}).get("id"))] = str(
+                    targets[0].get("toObjectId"))
+        if not contact_of:
+            return {}
+        _, body = self.transport.call(
+            "read the reps' own scores", self.transport.contacts_batch.read,
+            {"inputs": [{"id": c} for c in sorted(set(contact_of.values()))],
+             "properties": [REP_SCORE_PROPERTY], "propertiesWithHistory": [REP_SCORE_PROPERTY]})
+        latest: dict[str, tuple[datetime, int | None]] = {}
+        for contact in body.get("results", []):
+            history = (contact.get("propertiesWithHistory") or {}).get(REP_SCORE_PROPERTY) or []
+            stamped = [(from_hubspot_time(h.get("timestamp")), h.get("value")) for h in history]
+            dated = [(at, value) for at, value in stamped if at is not None]
+            if dated:
+                at, value = max(dated, key=lambda pair: pair[0])
+                latest[str(contact.get("id"))] = (at, _int_or_none(value))
+        scores: dict[str, int] = {}
+        for task in tasks:
+            task_id = str(task["id"])
+            found = latest.get(contact_of.get(task_id, ""))
+            created = from_hubspot_time((task.get("properties") or {}).get("hs_createdate")
+                                        ) or from_hubspot_time(task.get("createdAt"))
+            if found is None or found[1] is None or created is None:
+                continue
+            if found[0] > created:  # set for this task, not left over from an earlier one
+                scores[task_id] = found[1]
+        return scores
 
     # -- email ----------------------------------------------------------------------------
 
@@ -729,7 +783,16 @@ def _int_or_none(value: Any) -> int | None:
         return None
 
 
-def _task_change(obj: dict[str, Any]) -> TaskChange | None:
+def _wants_rep_score(obj: dict[str, Any]) -> bool:
+    """An approved score change task with no final score of its own."""
+    props: dict[str, Any] = obj.get("properties") or {}
+    return (str(props.get("hs_task_status") or "") == "COMPLETED"
+            and str(props.get("leadloop_decision") or "").upper() != "REJECTED"
+            and _int_or_none(props.get("leadloop_final_score")) is None
+            and _int_or_none(props.get("leadloop_proposed_score")) is not None)
+
+
+def _task_change(obj: dict[str, Any], *, rep_score: int | None = None) -> TaskChange | None:
     props: dict[str, Any] = obj.get("properties") or {}
     key = props.get("leadloop_proposal_id")
     stamp = from_hubspot_time(props.get("hs_lastmodifieddate")) or from_hubspot_time(
@@ -745,7 +808,8 @@ def _task_change(obj: dict[str, Any]) -> TaskChange | None:
         decision = TaskDecision.APPROVED  # completed without a rejection is an approval
     final_score = _int_or_none(props.get("leadloop_final_score"))
     if decision is TaskDecision.APPROVED and final_score is None:
-        final_score = _int_or_none(props.get("leadloop_proposed_score"))
+        final_score = rep_score if rep_score is not None else _int_or_none(
+            props.get("leadloop_proposed_score"))
     return TaskChange(
         task_id=str(obj["id"]), proposal_key=str(key), status=status, modified_at=stamp,
         decision=decision,

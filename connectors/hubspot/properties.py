@@ -15,6 +15,7 @@ TASK_TO_CONTACT = 204  # HUBSPOT_DEFINED association type: task -> contact
 EMAIL_TO_CONTACT = 198  # HUBSPOT_DEFINED association type: email -> contact
 SCORE_PROPERTY = "leadloop_score"
 TIER_PROPERTY = "leadloop_tier"
+REP_SCORE_PROPERTY = "leadloop_rep_score"
 
 # Lead field -> contact property. HubSpot's own where it has one, leadloop_* otherwise.
 CONTACT_PROPERTY_MAP: dict[str, str] = {
@@ -69,6 +70,9 @@ CONTACT_PROPERTIES: tuple[PropertySpec, ...] = (
                  "The lead score (0-100) leadloop last wrote."),
     PropertySpec("contacts", TIER_PROPERTY, "leadloop tier", "string", "text",
                  "The tier (A-D) of the leadloop score."),
+    PropertySpec("contacts", REP_SCORE_PROPERTY, "leadloop rep score", "number", "number",
+                 "The owner's own score (0-100) for this contact; set it while a score "
+                 "change task is open, then complete the task to apply it."),
     PropertySpec("contacts", "leadloop_lead_source", "Lead source (leadloop)", "string",
                  "text", "Where the lead came from, as leadloop scores it."),
     PropertySpec("contacts", "leadloop_past_purchases", "Past purchases", "number", "number",

@@ -55,6 +55,10 @@ def required_fields(config: SalesforceConfig) -> list[RequiredField]:
         RequiredField("Task", names.email_key,
                       "Text(255), Unique (case sensitive), External ID",
                       "the key of a sent email's activity; makes sending idempotent"),
+        RequiredField("Task", names.send_status,
+                      "Picklist: Pending, Sending, Sent, Failed",
+                      "where an email's send stands; Sending after a stop means check "
+                      "the mailbox"),
     ]
     return needed
 

@@ -106,6 +106,7 @@ class TaskFields(BaseModel):
     reason: str = Field(default="LeadLoop_Reason__c", pattern=_API_NAME)
     final_score: str = Field(default="LeadLoop_Final_Score__c", pattern=_API_NAME)
     email_key: str = Field(default="LeadLoop_Email_Key__c", pattern=_API_NAME)
+    send_status: str = Field(default="LeadLoop_Send_Status__c", pattern=_API_NAME)
 
 
 class LeadFields(BaseModel):
@@ -141,6 +142,9 @@ class SalesforceConfig(BaseModel):
     task_fields: TaskFields = Field(default_factory=TaskFields)
     task_status_open: str = Field(default="Not Started", description="A new task's Status.")
     task_status_completed: str = Field(default="Completed")
+    task_status_sending: str = Field(
+        default="In Progress",
+        description="The Status of an email's activity Task until the email has gone.")
     bulk_threshold: int = Field(
         default=10_000, ge=0,
         description="A full sync of more leads than this uses Bulk API 2.0; 0 never does.")

@@ -64,6 +64,10 @@ class _Transient(Exception):
     """A failure worth another try: lock contention, 5xx, a dropped connection."""
 
 
+class _NoAnswer(Exception):
+    """A send whose connection broke before an answer came: it may or may not have left."""
+
+
 class SalesforceConnector:
     """leadloop's connector to one Salesforce org.
 
@@ -151,7 +155,8 @@ class SalesforceConnector:
                 f"{self.config.quota_share:.0%} (LEADLOOP_SALESFORCE__QUOTA_SHARE); the next "
                 "run resumes from the saved cursor")
 
-    def _call(self, what: str, action: Callable[[Salesforce], T], *, retry: bool = True) -> T:
+    def _call(self, what: str, action: Callable[[Salesforce], T], *, retry: bool = True,
+              guard: bool = True) -> T:
         """Run one API call under the quota guard, session renewal and bounded retries.
 
         Args:
@@ -159,6 +164,8 @@ class SalesforceConnector:
             action: the call, given the logged-in client.
             retry: False for a call that must not be repeated when its outcome is unknown
                 (a send): it is then tried once.
+            guard: False for a call that records what already happened (an email's send
+                status): it may pass the quota share by one call rather than be lost.
         """
         retrying = Retrying(
             stop=stop_after_attempt(self.config.retries if retry else 1),
@@ -171,17 +178,18 @@ class SalesforceConnector:
         try:
             for attempt in retrying:
                 with attempt:
-                    return self._attempt(what, action)
+                    return self._attempt(what, action, guard=guard)
         except _Transient as exc:
             tries = self.config.retries if retry else 1
             raise ConnectorError(f"Salesforce {what} failed after {tries} attempt(s): {exc}"
                                  ) from None
         raise AssertionError("unreachable: tenacity either returns or raises")
 
-    def _attempt(self, what: str, action: Callable[[Salesforce], T]) -> T:
+    def _attempt(self, what: str, action: Callable[[Salesforce], T], *, guard: bool) -> T:
         renewed = False
         while True:
-            self._guard_quota()
+            if guard:
+                self._guard_quota()
             try:
                 return action(self._client())
             except SalesforceExpiredSession as exc:
@@ -335,7 +343,8 @@ class SalesforceConnector:
         return [results[n] for n in range(len(scores))]
 
     def _collection(
-        self, method: str, items: Sequence[tuple[int, dict[str, Any]]], what: str
+        self, method: str, items: Sequence[tuple[int, dict[str, Any]]], what: str, *,
+        guard: bool = True,
     ) -> dict[int, dict[str, Any]]:
         """One sObject Collections call (allOrNone=false), retrying locked records alone.
 
@@ -347,7 +356,8 @@ class SalesforceConnector:
         for attempt in range(1, self.config.retries + 1):
             body = {"allOrNone": False, "records": [record for _, record in todo]}
             answer = self._call(what, lambda sf, body=body: sf.restful(  # type: ignore[misc]
-                "composite/sobjects", method=method, json=body, timeout=self.config.timeout_s))
+                "composite/sobjects", method=method, json=body, timeout=self.config.timeout_s),
+                guard=guard)
             if not isinstance(answer, list) or len(answer) != len(todo):
                 raise ConnectorError(f"Salesforce {what}: expected one result per record, "
                                      f"got {answer!r:.200}")
@@ -464,48 +474,152 @@ class SalesforceConnector:
         """The email already sent under this key: its activity Task on the lead, if any.
 
         Returns:
-            The send with the Task's Id as message id and ``already_sent=True``, or None.
+            The send, with the Task's Id as message id and ``already_sent=True``, when the
+            Task's send status is Sent (or empty: a log from before send statuses). None
+            when there is no Task, or it is Pending or Failed: nothing left, so a send may
+            go ahead.
+
+        Raises:
+            ConnectorError: the Task is Sending: a run stopped after handing the email to
+                the mail system and before recording the outcome, so it may have left; a
+                person checks the mailbox and sets the send status to Sent or Failed.
         """
-        field = self.config.task_fields.email_key
-        soql = (f"SELECT Id, CreatedDate FROM Task WHERE {field} = "
-                f"{records.soql_string(idempotency_key)} LIMIT 1")
-        for row in self._records(soql):
-            sent_at = records.parse_datetime(row.get("CreatedDate"))
-            if sent_at is not None:
-                return SendResult(idempotency_key, str(row["Id"]), sent_at, already_sent=True)
+        logged = self._email_log(idempotency_key)
+        if logged is None:
+            return None
+        state = records.send_state(logged, self.config)
+        if state == records.SEND_SENDING:
+            raise ConnectorError(self._interrupted(idempotency_key, str(logged["Id"])))
+        if state == records.SEND_SENT:
+            return _sent(idempotency_key, logged)
         return None
 
     def send_email(self, email: OutgoingEmail) -> SendResult:
-        """Send an approved email once per key, and log it as a Task on the lead.
+        """Send an approved email once per key, logged as a Task on the lead before it leaves.
 
-        The email goes through the ``emailSimple`` action, or SMTP when settings say so;
-        then a completed Task carrying the idempotency key in a unique field logs it. The
-        send itself is never retried when its outcome is unknown: a lost email is found
-        and resent by a person, a duplicate cannot be taken back.
+        The log is written first: a Task carrying the key in a unique field, send status
+        Pending (Task Status ``task_status_sending``). Just before the email is handed to
+        ``emailSimple`` (or SMTP, when settings say so) the Task becomes Sending, and once
+        it has gone, Sent and completed. So a run that stops before the hand-over leaves
+        Pending, which the next run sends; one that stops after it leaves Sending, which
+        is never sent again without a person. A refusal by the mail system marks it
+        Failed, which a later run may send. The send itself is never retried: a lost email
+        is found and resent by a person, a duplicate cannot be taken back.
 
         Args:
             email: the approved email.
 
         Returns:
-            The send; a key already logged returns the first send with
-            ``already_sent=True`` and sends nothing.
+            The send; a key already Sent returns the first send with ``already_sent=True``
+            and sends nothing.
 
         Raises:
-            ConnectorError: the send failed (nothing was logged, so a later run may retry).
+            ConnectorError: the send failed (the Task says Failed, so a later run may
+                retry); or it may have left and a person must check (the Task says
+                Sending); or the log could not be written (nothing was sent).
         """
-        existing = self.find_sent_email(email.idempotency_key)
-        if existing is not None:
-            return existing
-        if self.config.send_via == "smtp":
-            self._send_smtp(email)
-        else:
-            self._send_email_simple(email)
-        self._log_email(email)
-        logged = self.find_sent_email(email.idempotency_key)
+        key = email.idempotency_key
+        logged = self._email_log(key)
+        if logged is not None:
+            state = records.send_state(logged, self.config)
+            if state == records.SEND_SENT:
+                return _sent(key, logged)
+            if state == records.SEND_SENDING:
+                raise ConnectorError(self._interrupted(key, str(logged["Id"])))
+        # Everything that can fail without sending is done before the hand-over.
+        from_address = self._smtp_from(email) if self.config.send_via == "smtp" else None
+        task_id = str(logged["Id"]) if logged is not None else self._log_pending(email)
+        self._mark_email(key, task_id, records.SEND_SENDING)
+        try:
+            if from_address is not None:
+                assert self.smtp is not None
+                SmtpSender(self.smtp, ssl_context=self._smtp_ssl_context).send(
+                    email, from_address=from_address)
+            else:
+                self._send_email_simple(email)
+        except _NoAnswer as exc:
+            raise ConnectorError(
+                f"email {key} was handed to Salesforce emailSimple but no answer came "
+                f"({exc}), so it may have left (Salesforce Task {task_id} is Sending); "
+                f"check the rep's mailbox, then set its {self._send_status_field} to Sent "
+                "or Failed") from None
+        except ConnectorError as exc:
+            try:
+                self._mark_email(key, task_id, records.SEND_FAILED, guard=False)
+            except ConnectorError as mark:
+                log.warning("email %s failed (%s) and marking its Task %s Failed failed too "
+                            "(%s); it stays Sending until a person sets it", key, exc,
+                            task_id, mark)
+            raise
+        try:
+            self._mark_email(key, task_id, records.SEND_SENT, guard=False)
+        except ConnectorError as exc:
+            raise ConnectorError(
+                f"email {key} was sent, but marking its Salesforce Task {task_id} Sent "
+                f"failed ({exc}); set its {self._send_status_field} to Sent") from None
+        try:
+            logged = self._email_log(key, guard=False)
+        except ConnectorError:
+            logged = None  # sent and recorded: the read-back only dates it
         if logged is None:
-            raise ConnectorError(f"email {email.idempotency_key} was sent but its activity "
-                                 "Task cannot be read back")
-        return SendResult(email.idempotency_key, logged.message_id, logged.sent_at)
+            return SendResult(key, task_id, datetime.now(UTC))
+        done = _sent(key, logged)
+        return SendResult(key, done.message_id, done.sent_at)
+
+    @property
+    def _send_status_field(self) -> str:
+        return self.config.task_fields.send_status
+
+    def _interrupted(self, key: str, task_id: str) -> str:
+        return (f"email {key} was being sent when an earlier run stopped (Salesforce Task "
+                f"{task_id} is Sending); check the rep's mailbox, then set its "
+                f"{self._send_status_field} to Sent or Failed")
+
+    def _email_log(self, key: str, *, guard: bool = True) -> dict[str, Any] | None:
+        """The activity Task logging the email under this key, if there is one."""
+        names = self.config.task_fields
+        soql = (f"SELECT Id, Status, IsClosed, CreatedDate, CompletedDateTime, "
+                f"{names.send_status} FROM Task WHERE {names.email_key} = "
+                f"{records.soql_string(key)} LIMIT 1")
+        timeout = self.config.timeout_s
+        page: dict[str, Any] = self._call("email log query", lambda sf: sf.query(
+            soql, timeout=timeout), guard=guard)
+        found = page.get("records") or []
+        return dict(found[0]) if found else None
+
+    def _log_pending(self, email: OutgoingEmail) -> str:
+        """Create the email's activity Task, Pending; its unique key is the lock."""
+        names = self.config.task_fields
+        record = {
+            "attributes": {"type": "Task"}, "WhoId": email.lead_crm_id,
+            "OwnerId": email.from_owner_id, "Subject": f"Email: {email.subject}"[:255],
+            "Description": f"To: {email.to}\n\n{email.body}"[:records.MAX_DESCRIPTION],
+            "Status": self.config.task_status_sending, "TaskSubtype": "Email",
+            "ActivityDate": records.today().isoformat(),
+            names.email_key: email.idempotency_key, names.send_status: records.SEND_PENDING,
+        }
+        outcome = self._collection("POST", [(0, record)], "email log")[0]
+        if outcome.get("success"):
+            return str(outcome["id"])
+        errors = outcome.get("errors") or []
+        if any(e.get("statusCode") == "DUPLICATE_VALUE" for e in errors):
+            # Logged by another run since we looked: that run sends it, not this one.
+            raise ConnectorError(f"email {email.idempotency_key} was logged by another run "
+                                 "at the same moment; that run sends it, so this one did not")
+        raise ConnectorError(f"email {email.idempotency_key}: logging it on lead "
+                             f"{email.lead_crm_id} failed, so it was not sent: "
+                             f"{records.error_text(errors)}")
+
+    def _mark_email(self, key: str, task_id: str, state: str, *, guard: bool = True) -> None:
+        record: dict[str, Any] = {"attributes": {"type": "Task"}, "id": task_id,
+                                  self._send_status_field: state}
+        if state == records.SEND_SENT:
+            record["Status"] = self.config.task_status_completed
+        outcome = self._collection("PATCH", [(0, record)], f"email log ({state})",
+                                   guard=guard)[0]
+        if not outcome.get("success"):
+            raise ConnectorError(f"email {key}: marking its Salesforce Task {task_id} {state} "
+                                 f"failed: {records.error_text(outcome.get('errors') or [])}")
 
     def _send_email_simple(self, email: OutgoingEmail) -> None:
         inputs: dict[str, Any] = {
@@ -516,40 +630,39 @@ class SalesforceConnector:
         if self.config.email_sender_address:
             inputs["senderAddress"] = self.config.email_sender_address
         timeout = self.config.timeout_s
-        answer = self._call("emailSimple send", lambda sf: sf.restful(
-            "actions/standard/emailSimple", method="POST", json={"inputs": [inputs]},
-            timeout=timeout), retry=False)
+
+        def post(sf: Salesforce) -> Any:
+            try:
+                return sf.restful("actions/standard/emailSimple", method="POST",
+                                  json={"inputs": [inputs]}, timeout=timeout)
+            except requests.ConnectTimeout:
+                raise  # never connected: nothing was sent
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                raise _NoAnswer(type(exc).__name__) from None
+
+        answer = self._call("emailSimple send", post, retry=False)
         outcome = answer[0] if isinstance(answer, list) and answer else {}
         if not outcome.get("isSuccess"):
             raise ConnectorError(f"Salesforce emailSimple refused email "
                                  f"{email.idempotency_key}: "
                                  f"{records.error_text(outcome.get('errors') or [])}")
 
-    def _send_smtp(self, email: OutgoingEmail) -> None:
-        assert self.smtp is not None
+    def _smtp_from(self, email: OutgoingEmail) -> str:
         owners = self._owners if self._owners is not None else {
             o.owner_id: o for o in self.list_owners()}
         owner = owners.get(email.from_owner_id)
         if owner is None or not owner.email:
             raise NotFoundError(f"owner {email.from_owner_id} of email {email.idempotency_key} "
                                 "is not an active Salesforce user with an email address")
-        SmtpSender(self.smtp, ssl_context=self._smtp_ssl_context).send(
-            email, from_address=owner.email)
+        return owner.email
 
-    def _log_email(self, email: OutgoingEmail) -> None:
-        record = {
-            "attributes": {"type": "Task"}, "WhoId": email.lead_crm_id,
-            "OwnerId": email.from_owner_id, "Subject": f"Email: {email.subject}"[:255],
-            "Description": f"To: {email.to}\n\n{email.body}"[:records.MAX_DESCRIPTION],
-            "Status": self.config.task_status_completed, "TaskSubtype": "Email",
-            "ActivityDate": records.today().isoformat(),
-            self.config.task_fields.email_key: email.idempotency_key,
-        }
-        outcome = self._collection("POST", [(0, record)], "email log")[0]
-        errors = outcome.get("errors") or []
-        if not outcome.get("success") and records.duplicate_id(errors) is None:
-            raise ConnectorError(f"email {email.idempotency_key} was sent, but logging it on "
-                                 f"lead {email.lead_crm_id} failed: {records.error_text(errors)}")
+
+def _sent(key: str, logged: Mapping[str, Any]) -> SendResult:
+    """A Sent email log Task as the send it records."""
+    sent_at = (records.parse_datetime(logged.get("CompletedDateTime"))
+               or records.parse_datetime(logged.get("CreatedDate"))
+               or datetime.min.replace(tzinfo=UTC))
+    return SendResult(key, str(logged["Id"]), sent_at, already_sent=True)
 
 
 def _after(since: SyncCursor | None) -> str:

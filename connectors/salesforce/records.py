@@ -19,6 +19,14 @@ from connectors.base import (
 from connectors.salesforce.config import SalesforceConfig
 
 MAX_SUBJECT = 255
+# An email log Task's send status (the send status picklist). Pending: logged, not yet
+# handed to the mail system; Sending: handed over, outcome not yet recorded; Sent: gone;
+# Failed: the mail system refused it. Pending and Failed may be sent; Sending may not.
+SEND_PENDING = "Pending"
+SEND_SENDING = "Sending"
+SEND_SENT = "Sent"
+SEND_FAILED = "Failed"
+SEND_STATES = (SEND_PENDING, SEND_SENDING, SEND_SENT, SEND_FAILED)
 MAX_DESCRIPTION = 32_000
 _DUPLICATE_ID = re.compile(r"record with id: ?([A-Za-z0-9]+)")
 _TASK_STATUS = {
@@ -164,6 +172,16 @@ def task_record(request: ReviewTaskRequest, config: SalesforceConfig) -> dict[st
     if request.proposed_score is not None:
         record[names.proposed_score] = request.proposed_score
     return record
+
+
+def send_state(record: Mapping[str, Any], config: SalesforceConfig) -> str:
+    """An email log Task's send status; a log without one predates it and was sent."""
+    value = record.get(config.task_fields.send_status)
+    if value is None or value == "":
+        return SEND_SENT  # logged only after the send, by leadloop before send statuses
+    text = str(value)
+    # A value outside the picklist's own is read as the unsafe one: a person decides.
+    return text if text in SEND_STATES else SEND_SENDING
 
 
 def task_select(config: SalesforceConfig) -> list[str]:

@@ -15,7 +15,13 @@ HubSpot's rate-limit headers, and a request over the burst or search limit gets 
 429 body. Faults are switched on per test through :attr:`HubSpotFace.faults`.
 
 Searches here only see review tasks (those with a proposal id), and batch writes of
-contacts accept only leadloop's score properties: the sandbox stores nothing else.
+contacts accept only leadloop's score properties: the sandbox stores nothing else. A rep's
+own score (``leadloop_rep_score``, set with :meth:`HubSpotFace.set_rep_score` or a single
+contact PATCH) lives in the face with its history, read through contacts batch read with
+``propertiesWithHistory``; setting it does not move the contact's ``lastmodifieddate`` as
+HubSpot would. Tasks' contacts are read through the v4 associations batch read. A task's
+``leadloop_final_score`` shows only when it differs from the proposed score, since the
+sandbox cannot tell "approved as proposed" from "the rep typed the proposed score".
 """
 
 from __future__ import annotations
@@ -189,6 +195,9 @@ class HubSpotFace:
         self._groups: dict[str, set[str]] = {kind: {"builtin"} for kind in _BUILT_IN}
         # Email engagements not yet SENT live here; SENT ones are also in the sandbox's log.
         self._emails: dict[str, dict[str, Any]] = {}
+        # A rep's own score per contact number, as HubSpot's property history: (when, value),
+        # oldest first. The sandbox file has no column for it, so it lives in the face.
+        self._rep_scores: dict[str, list[tuple[datetime, str]]] = {}
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -229,6 +238,38 @@ class HubSpotFace:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    # -- what a rep does in HubSpot's UI ---------------------------------------------------
+
+    def set_rep_score(self, contact_id: str, score: int | None, *,
+                      at: datetime | None = None) -> None:
+        """A rep types their own score into the contact's ``leadloop_rep_score`` (None clears).
+
+        Args:
+            contact_id: the contact's HubSpot id.
+            score: the rep's score, or None to clear the property.
+            at: when; now when None (tests pass a moment to order it against a task).
+
+        Raises:
+            ConnectorError: the property does not exist yet (``leadloop hubspot setup``),
+                or there is no such contact.
+        """
+        if "leadloop_rep_score" not in self._properties["contacts"]:
+            raise ConnectorError("contacts have no leadloop_rep_score property yet")
+        lead_id = sandbox_id("L", contact_id)
+        if lead_id is None or self._lead_state(lead_id) is None:
+            raise ConnectorError(f"no contact {contact_id}")
+        with self._lock:
+            self._record_rep_score(contact_id, "" if score is None else str(score), at)
+
+    def _record_rep_score(self, contact_id: str, value: str, at: datetime | None) -> None:
+        history = self._rep_scores.setdefault(contact_id, [])
+        history.append((at or datetime.now(UTC), value))
+        history.sort(key=lambda entry: entry[0])
+
+    def _rep_score_of(self, contact_id: str) -> str | None:
+        history = self._rep_scores.get(contact_id)
+        return (history[-1][1] or None) if history else None
 
     # -- what the handler calls -----------------------------------------------------------
 
@@ -322,6 +363,13 @@ class HubSpotFace:
             return 200, self._search("contacts", payload)
         if method == "POST" and path == "/crm/v3/objects/contacts/batch/update":
             return self._update_contacts(payload)
+        if method == "POST" and path == "/crm/v3/objects/contacts/batch/read":
+            return self._read_contacts(payload)
+        match = re.fullmatch(r"/crm/v3/objects/contacts/(\d+)", path)
+        if method == "PATCH" and match:
+            return 200, self._patch_contact(match.group(1), payload)
+        if method == "POST" and path == "/crm/v4/associations/tasks/contacts/batch/read":
+            return self._task_contacts(payload)
         if method == "POST" and path == "/crm/v3/objects/tasks/batch/create":
             return self._create_tasks(payload)
         if method == "POST" and path == "/crm/v3/objects/tasks/batch/read":
@@ -372,11 +420,84 @@ class HubSpotFace:
         archived = query.get("archived", ["false"])[0].lower() == "true"
         wanted = _property_list(query)
         page = self.crm.leads_by_number(after, limit=limit + 1, deleted=archived)
-        results = [_contact(lead, wanted) for lead in page[:limit]]
+        results = [self._contact(lead, wanted) for lead in page[:limit]]
         reply: dict[str, Any] = {"results": results}
         if len(page) > limit:
             reply["paging"] = {"next": {"after": results[-1]["id"]}}
         return reply
+
+    def _contact(self, lead: SandboxLead, wanted: list[str] | None) -> dict[str, Any]:
+        return _contact(lead, wanted, rep_score=self._rep_score_of(hubspot_id(lead.crm_id)))
+
+    def _read_contacts(self, payload: dict[str, Any]) -> tuple[int, Any]:
+        if (payload.get("idProperty") or "hs_object_id") != "hs_object_id":
+            raise _Reply(400, "VALIDATION_ERROR", "the face reads contacts by id only")
+        wanted = payload.get("properties") or None
+        with_history = payload.get("propertiesWithHistory") or []
+        results, missing = [], []
+        for item in _batch_inputs(payload):
+            ident = str(item["id"])
+            lead_id = sandbox_id("L", ident)
+            if lead_id is None or self._lead_state(lead_id) is not True:
+                missing.append(ident)
+                continue
+            shown = self._contact(self._live_lead(ident), wanted)
+            if with_history:
+                # HubSpot lists a property's history newest first; the face keeps history
+                # only for the rep score, the one property leadloop asks it of.
+                shown["propertiesWithHistory"] = {
+                    name: [{"value": value, "timestamp": iso_ms(at), "sourceType": "CRM_UI"}
+                           for at, value in reversed(self._rep_scores.get(ident, []))]
+                    for name in with_history if name == "leadloop_rep_score"}
+            results.append(shown)
+        errors = [_error("OBJECT_NOT_FOUND", "Could not get some CONTACT objects, they may "
+                         "be deleted or not exist.", ids=missing)] if missing else []
+        return _batch_reply(results, errors, ok_status=200)
+
+    def _patch_contact(self, number: str, payload: dict[str, Any]) -> dict[str, Any]:
+        props = {k: "" if v is None else str(v)
+                 for k, v in (payload.get("properties") or {}).items()}
+        self._check_writable("contacts", props)
+        if set(props) != {"leadloop_rep_score"}:
+            raise _Reply(400, "VALIDATION_ERROR", "the sandbox face updates one contact's "
+                         "leadloop_rep_score only")
+        lead_id = sandbox_id("L", number)
+        if lead_id is None or self._lead_state(lead_id) is not True:
+            raise _Reply(404, "OBJECT_NOT_FOUND", f"contact {number} not found")
+        value = props["leadloop_rep_score"].strip()
+        if value and _int_text(value) is None:
+            raise _Reply(400, "VALIDATION_ERROR", f"leadloop_rep_score: {value!r} is not a "
+                         "number")
+        with self._lock:
+            self._record_rep_score(number, value, None)
+        return self._contact(self._live_lead(number), ["leadloop_rep_score"])
+
+    def _live_lead(self, number: str) -> SandboxLead:
+        page = self.crm.leads_by_number(int(number) - 1, limit=1)
+        if not page or page[0].crm_id != sandbox_id("L", number):
+            raise _Reply(404, "OBJECT_NOT_FOUND", f"contact {number} not found")
+        return page[0]
+
+    def _task_contacts(self, payload: dict[str, Any]) -> tuple[int, Any]:
+        results, missing = [], []
+        for item in _batch_inputs(payload):
+            ident = str(item["id"])
+            task_id = sandbox_id("T", ident)
+            try:
+                task = self.crm.get_task(task_id) if task_id else None
+            except ConnectorError:
+                task = None
+            if task is None:
+                missing.append(ident)
+                continue
+            results.append({"from": {"id": ident}, "to": [{
+                "toObjectId": int(hubspot_id(task.lead_crm_id)),
+                "associationTypes": [{"category": "HUBSPOT_DEFINED",
+                                      "typeId": CONTACT_TASK_ASSOCIATION,
+                                      "label": None}]}]})
+        errors = [_error("OBJECT_NOT_FOUND", "No task with these ids", ids=missing)
+                  ] if missing else []
+        return _batch_reply(results, errors, ok_status=200)
 
     def _update_contacts(self, payload: dict[str, Any]) -> tuple[int, Any]:
         inputs = _batch_inputs(payload)
@@ -514,7 +635,7 @@ class HubSpotFace:
         if kind == "contacts":
             for lead in self._leads_from(lower):
                 if not lead.deleted:
-                    records.append((lead.modified_at, _contact(lead, None)))
+                    records.append((lead.modified_at, self._contact(lead, None)))
         else:
             for task in self._tasks_from(lower):
                 records.append((task.modified_at, _task(task, None)))
@@ -722,7 +843,8 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
-def _contact(lead: SandboxLead, wanted: list[str] | None) -> dict[str, Any]:
+def _contact(lead: SandboxLead, wanted: list[str] | None, *, rep_score: str | None = None
+             ) -> dict[str, Any]:
     f = lead.fields
     status = f.get("status")
     props: dict[str, str | None] = {
@@ -742,6 +864,7 @@ def _contact(lead: SandboxLead, wanted: list[str] | None) -> dict[str, Any]:
         "leadloop_notes": _text(f.get("notes")),
         "leadloop_events": _text(f.get("events")),
         "leadloop_score": _text(lead.score), "leadloop_tier": _text(lead.tier),
+        "leadloop_rep_score": rep_score,
         "createdate": _text(f.get("created_at")),
         "lastmodifieddate": iso_ms(lead.modified_at),
     }
@@ -767,7 +890,10 @@ def _task(task: SandboxTask, wanted: list[str] | None) -> dict[str, Any]:
         "leadloop_proposal_id": task.proposal_key,
         "leadloop_decision": task.decision.value.upper() if task.decision else None,
         "leadloop_reason": task.decision_reason,
-        "leadloop_final_score": _text(task.final_score),
+        # The sandbox fills a final score in when a task is approved as proposed; HubSpot
+        # leaves the property empty then, which is what lets a contact's rep score count.
+        "leadloop_final_score": _text(task.final_score)
+        if task.final_score != task.proposed_score else None,
         "leadloop_proposed_score": _text(task.proposed_score),
         "hs_createdate": iso_ms(task.created_at),
         "hs_lastmodifieddate": iso_ms(task.modified_at),
@@ -894,6 +1020,13 @@ def _matches(props: Mapping[str, Any], filters: list[dict[str, Any]]) -> bool:
         if not ok:
             return False
     return True
+
+
+def _int_text(value: str) -> int | None:
+    try:
+        return int(float(value))
+    except ValueError:
+        return None
 
 
 def _number(value: Any) -> int:

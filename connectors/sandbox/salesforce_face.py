@@ -20,8 +20,12 @@ LeadLoop_Lifetime_Value__c, LeadLoop_Engagement_Events__c`` (JSON text),
 ``LeadLoop_Score__c, LeadLoop_Tier__c``. Task ``Id, WhoId, OwnerId, Subject, Description,
 Status, IsClosed, ActivityDate, TaskSubtype, LastModifiedById, CreatedDate, SystemModstamp``
 plus ``LeadLoop_Proposal_Id__c, LeadLoop_Kind__c, LeadLoop_Proposed_Score__c,
-LeadLoop_Decision__c, LeadLoop_Reason__c, LeadLoop_Final_Score__c, LeadLoop_Email_Key__c``.
-The sandbox's email log shows as completed Tasks of subtype Email carrying the key.
+LeadLoop_Decision__c, LeadLoop_Reason__c, LeadLoop_Final_Score__c, LeadLoop_Email_Key__c,
+LeadLoop_Send_Status__c`` and ``CompletedDateTime``. The sandbox's email log shows as
+completed Tasks of subtype Email carrying the key, send status Sent. An email log Task
+created with another send status (Pending, Sending, Failed) is held by the face, not the
+sandbox, and can be updated (``PATCH``: its Status and send status only); when it becomes
+Sent it moves into the sandbox's email log, taking the log's id (``M000001``).
 
 Known differences from Salesforce: ids are the sandbox's (``L000001``), not 18-character
 ids; a score write does not move the Lead's SystemModstamp (Salesforce's does); only the
@@ -64,6 +68,7 @@ SCORE_FIELD = "LeadLoop_Score__c"
 TIER_FIELD = "LeadLoop_Tier__c"
 PROPOSAL_FIELD = "LeadLoop_Proposal_Id__c"
 EMAIL_KEY_FIELD = "LeadLoop_Email_Key__c"
+SEND_STATUS_FIELD = "LeadLoop_Send_Status__c"
 
 # (API name, describe type) of every field the face serves; custom ones end in __c.
 LEAD_DESCRIBE: tuple[tuple[str, str], ...] = (
@@ -82,10 +87,10 @@ TASK_DESCRIBE: tuple[tuple[str, str], ...] = (
     ("Description", "textarea"), ("Status", "picklist"), ("IsClosed", "boolean"),
     ("ActivityDate", "date"), ("TaskSubtype", "picklist"), ("LastModifiedById", "reference"),
     ("CreatedDate", "datetime"), ("SystemModstamp", "datetime"), ("IsDeleted", "boolean"),
-    (PROPOSAL_FIELD, "string"), ("LeadLoop_Kind__c", "picklist"),
+    ("CompletedDateTime", "datetime"), (PROPOSAL_FIELD, "string"), ("LeadLoop_Kind__c", "picklist"),
     ("LeadLoop_Proposed_Score__c", "double"), ("LeadLoop_Decision__c", "picklist"),
     ("LeadLoop_Reason__c", "textarea"), ("LeadLoop_Final_Score__c", "double"),
-    (EMAIL_KEY_FIELD, "string"),
+    (EMAIL_KEY_FIELD, "string"), (SEND_STATUS_FIELD, "picklist"),
 )
 USER_FIELDS = ("Id", "Name", "Email", "ManagerId", "IsActive", "UserType")
 _EXTERNAL_IDS = {PROPOSAL_FIELD, EMAIL_KEY_FIELD}
@@ -162,6 +167,8 @@ class SalesforceFace:
         self._tokens: set[str] = set()
         self._cursors: dict[str, list[dict[str, Any]]] = {}
         self._jobs: dict[str, _Job] = {}
+        # Email log Tasks not yet Sent, by key; a Sent one moves into the sandbox's log.
+        self._email_logs: dict[str, dict[str, Any]] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -258,6 +265,9 @@ class SalesforceFace:
                 yield _task_row(task)
             for email in self.crm.sent_emails():
                 yield _email_row(email)
+            with self._lock:
+                pending = [dict(row) for row in self._email_logs.values()]
+            yield from pending
         else:
             for owner in self.crm.list_owners():
                 yield {"Id": owner.owner_id, "Name": owner.name, "Email": owner.email,
@@ -341,11 +351,16 @@ class SalesforceFace:
 
     def _log_email(self, record: Mapping[str, Any]) -> dict[str, Any]:
         key = str(record[EMAIL_KEY_FIELD])
-        found = self.crm.find_email(key)
-        if found is not None:
-            return _failure("DUPLICATE_VALUE", f"duplicate value found: {EMAIL_KEY_FIELD} "
-                            f"duplicates value on record with id: {found.message_id}",
-                            [EMAIL_KEY_FIELD])
+        state = record.get(SEND_STATUS_FIELD)
+        with self._lock:  # the unique key: of two creates, one wins
+            found = self.crm.find_email(key)
+            existing = found.message_id if found else (self._email_logs.get(key) or {}).get("Id")
+            if existing is not None:
+                return _failure("DUPLICATE_VALUE", f"duplicate value found: {EMAIL_KEY_FIELD} "
+                                f"duplicates value on record with id: {existing}",
+                                [EMAIL_KEY_FIELD])
+            if state not in (None, "", "Sent"):
+                return self._hold_email_log(key, record)
         description = str(record.get("Description") or "")
         first, _, body = description.partition("\n\n")
         to = first.removeprefix("To: ") if first.startswith("To: ") else ""
@@ -359,6 +374,53 @@ class SalesforceFace:
         except ConnectorError as exc:
             return _failure("INVALID_CROSS_REFERENCE_KEY", str(exc))
         return {"id": sent.message_id, "success": True, "errors": []}
+
+    def _hold_email_log(self, key: str, record: Mapping[str, Any]) -> dict[str, Any]:
+        """An email log Task not yet Sent: kept here until it is (call under the lock)."""
+        lead_id = str(record.get("WhoId"))
+        try:
+            if self.crm.get_lead(lead_id)["deleted"]:
+                return _failure("ENTITY_IS_DELETED", f"lead {lead_id} is deleted")
+        except ConnectorError as exc:
+            return _failure("INVALID_CROSS_REFERENCE_KEY", str(exc))
+        now = datetime.now(UTC)
+        task_id = self.new_id("00T")
+        self._email_logs[key] = {
+            "Id": task_id, "WhoId": lead_id, "OwnerId": record.get("OwnerId"),
+            "Subject": record.get("Subject"), "Description": record.get("Description"),
+            "Status": record.get("Status") or "Not Started", "IsClosed": False,
+            "ActivityDate": record.get("ActivityDate"), "TaskSubtype": "Email",
+            "LastModifiedById": record.get("OwnerId"), "CreatedDate": now,
+            "SystemModstamp": now, "IsDeleted": False, "CompletedDateTime": None,
+            PROPOSAL_FIELD: None, EMAIL_KEY_FIELD: key,
+            SEND_STATUS_FIELD: record.get(SEND_STATUS_FIELD),
+        }
+        return {"id": task_id, "success": True, "errors": []}
+
+    def _update_email_log(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        """A Task update: only an email log's Status and send status can change."""
+        task_id = str(record.get("id") or record.get("Id"))
+        changes = {k: v for k, v in record.items() if k not in ("attributes", "id", "Id")}
+        if not set(changes) <= {"Status", SEND_STATUS_FIELD}:
+            return _failure("FIELD_NOT_UPDATEABLE", "the face updates only an email log "
+                            f"Task's Status and {SEND_STATUS_FIELD}")
+        with self._lock:
+            key = next((k for k, row in self._email_logs.items() if row["Id"] == task_id),
+                       None)
+            if key is None:
+                if changes.get(SEND_STATUS_FIELD) in (None, "Sent") and any(
+                        e.message_id == task_id for e in self.crm.sent_emails()):
+                    return {"id": task_id, "success": True, "errors": []}  # Sent already
+                return _failure("INVALID_CROSS_REFERENCE_KEY",
+                                f"no email log Task {task_id} that is not yet Sent")
+            row = self._email_logs[key]
+            row.update(changes)
+            row["SystemModstamp"] = datetime.now(UTC)
+            if row.get(SEND_STATUS_FIELD) != "Sent":
+                return {"id": task_id, "success": True, "errors": []}
+            del self._email_logs[key]
+        outcome = self._log_email({**row, SEND_STATUS_FIELD: "Sent"})
+        return {**outcome, "id": task_id} if outcome.get("success") else outcome
 
     def _plain_task(self, record: Mapping[str, Any]) -> dict[str, Any]:
         try:
@@ -382,6 +444,8 @@ class SalesforceFace:
             if self._take_lock_fault(record):
                 results[n] = _failure("UNABLE_TO_LOCK_ROW",
                                       "unable to obtain exclusive access to this record")
+            elif sobject == "Task":
+                results[n] = self._update_email_log(record)
             elif sobject != "Lead" or not fields <= {SCORE_FIELD, TIER_FIELD}:
                 results[n] = _failure("FIELD_NOT_UPDATEABLE", "the face updates only "
                                       f"{SCORE_FIELD} and {TIER_FIELD} on Lead")
@@ -738,6 +802,8 @@ def _task_row(task: SandboxTask) -> dict[str, Any]:
         "LeadLoop_Decision__c": task.decision.value if task.decision else None,
         "LeadLoop_Reason__c": task.decision_reason,
         "LeadLoop_Final_Score__c": task.final_score, EMAIL_KEY_FIELD: None,
+        SEND_STATUS_FIELD: None,
+        "CompletedDateTime": task.modified_at if task.status.value == "Completed" else None,
     }
 
 
@@ -749,6 +815,7 @@ def _email_row(email: SentEmail) -> dict[str, Any]:
         "TaskSubtype": "Email", "LastModifiedById": email.from_owner_id,
         "CreatedDate": email.sent_at, "SystemModstamp": email.sent_at, "IsDeleted": False,
         PROPOSAL_FIELD: None, EMAIL_KEY_FIELD: email.idempotency_key,
+        SEND_STATUS_FIELD: "Sent", "CompletedDateTime": email.sent_at,
     }
 
 

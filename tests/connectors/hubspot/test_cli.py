@@ -32,8 +32,10 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, face: HubSpotFace) -> I
 def test_check_lists_what_is_missing_then_setup_creates_it_once() -> None:
     before = runner.invoke(app, ["hubspot", "check"])
     assert before.exit_code == 1 and "tasks.leadloop_proposal_id" in before.output
+    assert "contacts.leadloop_rep_score (number)" in before.output
     made = runner.invoke(app, ["hubspot", "setup"])
     assert made.exit_code == 0 and "created tasks.leadloop_proposal_id" in made.output
+    assert "created contacts.leadloop_rep_score" in made.output
     assert "nothing to do" in runner.invoke(app, ["hubspot", "setup"]).output
     after = runner.invoke(app, ["hubspot", "check"])
     assert after.exit_code == 0 and "every property" in after.output

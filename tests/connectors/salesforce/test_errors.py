@@ -140,19 +140,27 @@ def test_collection_answer_of_the_wrong_length_is_an_error() -> None:
 
 
 @responses.activate
-def test_email_simple_refusal_is_reported_and_nothing_logged() -> None:
+def test_email_simple_refusal_is_reported_and_its_log_marked_failed() -> None:
     responses.get(f"{API}/query/", json={"totalSize": 0, "done": True, "records": []})
+    create = responses.post(f"{API}/composite/sobjects", json=[
+        {"id": "00T000000000009AAA", "success": True, "errors": []}])
+    marks = responses.patch(f"{API}/composite/sobjects", json=[
+        {"id": "00T000000000009AAA", "success": True, "errors": []}])
     responses.post(f"{API}/actions/standard/emailSimple", json=[{
         "actionName": "emailSimple", "isSuccess": False,
         "errors": [{"statusCode": "INVALID_EMAIL_ADDRESS", "message": "bad address"}]}])
-    log = responses.post(f"{API}/composite/sobjects", json=[])
     with pytest.raises(ConnectorError, match="emailSimple refused email k1: "
                                              "INVALID_EMAIL_ADDRESS"):
         _session_connector().send_email(OutgoingEmail("k1", "00Q1", "x@y.example", "s", "b",
                                                       "0051"))
-    assert log.call_count == 0
-    body = json.loads(responses.calls[1].request.body or b"{}")
-    assert body["inputs"][0]["logEmailOnSend"] is False
+    (logged,) = json.loads(create.calls[0].request.body or b"{}")["records"]
+    assert (logged["LeadLoop_Email_Key__c"], logged["LeadLoop_Send_Status__c"],
+            logged["Status"]) == ("k1", "Pending", "In Progress")
+    states = [json.loads(c.request.body or b"{}")["records"][0]["LeadLoop_Send_Status__c"]
+              for c in marks.calls]
+    assert states == ["Sending", "Failed"]
+    send = next(c for c in responses.calls if "emailSimple" in c.request.url)
+    assert json.loads(send.request.body or b"{}")["inputs"][0]["logEmailOnSend"] is False
 
 
 def test_settings_build_with_no_environment_and_read_nested_env(
