@@ -4,7 +4,8 @@ the labels as one table for analysts."""
 from __future__ import annotations
 
 import difflib
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
 import pandas as pd
 from rapidfuzz.distance import Levenshtein
@@ -54,8 +55,25 @@ LABEL_COLUMNS: dict[str, str] = {
     "decided_by": "who decided",
     "decided_at": "when (UTC)",
     "source": "crm (decided in the CRM) or api",
+    "risk_flags": "the guardrails' risk codes on the draft, comma-separated (pricing, ...)",
     "outcome": "the lead's status now (open, converted, disqualified, ...)",
 }
+
+
+def parse_since(value: str | None) -> datetime | None:
+    """An ISO 8601 time (UTC when no zone is given) for ``since`` filters.
+
+    Raises:
+        ValueError: anything else, numbers included, with what is expected.
+    """
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"expected an ISO 8601 time such as 2026-11-01T00:00:00Z, "
+                         f"got {value!r}") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def load(*, session: Session, since: datetime | None = None,
@@ -90,6 +108,15 @@ def load(*, session: Session, since: datetime | None = None,
             "original_score": decision.original_score, "final_score": decision.final_score,
             "reason": decision.reason, "decided_by": decision.decided_by,
             "decided_at": decision.decided_at, "source": decision.source,
+            "risk_flags": _risk_codes(proposal.payload),
             "outcome": (lead_now or {}).get("status"),
         })
     return pd.DataFrame(rows, columns=list(LABEL_COLUMNS))
+
+
+def _risk_codes(payload: dict[str, Any] | None) -> str:
+    """The draft's risk flag codes, once each, in the order the guardrails found them."""
+    review = (payload or {}).get("review") or {}
+    codes = [str(flag.get("code", "")) for flag in review.get("risk_flags") or []
+             if isinstance(flag, dict)]
+    return ", ".join(dict.fromkeys(code for code in codes if code))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, BackgroundTasks, Path, Query, Request, Response
@@ -244,15 +244,10 @@ def get_labels(
 
 
 def _iso_time(name: str, value: str | None) -> datetime | None:
-    """An ISO 8601 time, UTC if no zone is given; a number or anything else is refused."""
-    if value is None:
-        return None
     try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise BadRequestError(f"{name}: expected an ISO 8601 time such as "
-                              f"2026-11-01T00:00:00Z, got {value!r}") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        return labels.parse_since(value)
+    except ValueError as exc:
+        raise BadRequestError(f"{name}: {exc}") from None
 
 
 class KeyIn(BaseModel):

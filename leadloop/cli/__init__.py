@@ -13,6 +13,7 @@ from leadloop.cli import (
     drafts,
     hubspot,
     keys,
+    labels,
     model,
     policy,
     review,
@@ -39,6 +40,7 @@ app.add_typer(policy.app, name="policy")
 app.add_typer(drafts.app, name="drafts")
 app.add_typer(weights.app, name="weights")
 app.add_typer(model.app, name="model")
+app.add_typer(labels.app, name="labels")
 app.command("train")(train.train_command)
 app.add_typer(salesforce.app, name="salesforce")
 app.add_typer(hubspot.app, name="hubspot")
