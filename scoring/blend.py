@@ -14,9 +14,17 @@ from typing import Any
 
 import numpy as np
 
-from scoring.features import build_frames
+from scoring.features import build_frames, few_leads_frame
 from scoring.model import Contribution, LeadModel
-from scoring.points import Factor, LeadScore, needed_columns, score_frame
+from scoring.points import (
+    FEW_LEADS,
+    Factor,
+    LeadScore,
+    needed_columns,
+    score_few,
+    score_frame,
+    score_leads,
+)
 from scoring.train import MIN_LABELS, MODEL_FIELDS_FROM_LEADS
 from scoring.weights import Weights
 
@@ -89,16 +97,22 @@ def score_leads_blended(
     if not 0.0 <= blend <= 1.0:
         raise ValueError(f"blend must be between 0 and 1, got {blend}")
     note = model_status(model, blend=blend, min_labels=min_labels)
-    fields, with_events = needed_columns(weights)
-    if not note:
-        fields |= set(MODEL_FIELDS_FROM_LEADS)
-        with_events = True
-    frames = build_frames(leads, now=now, columns=fields, with_events=with_events)
-    points = score_frame(frames, weights)
     if note:
-        return [replace(result, model_note=note) for result in points]
+        return [replace(result, model_note=note) for result in score_leads(leads, weights,
+                                                                             now=now)]
     assert model is not None
-    model_input = frames.leads[list(MODEL_FIELDS_FROM_LEADS)].copy()
+    records = leads if isinstance(leads, list) else list(leads)
+    if len(records) <= FEW_LEADS:
+        # A webhook's rescore: read the one lead without building frames.
+        points = score_few(records, weights, now=now)
+        model_input = few_leads_frame(records, now=now, columns=MODEL_FIELDS_FROM_LEADS)
+    else:
+        fields, _ = needed_columns(weights)
+        frames = build_frames(
+            records, now=now, columns=fields | set(MODEL_FIELDS_FROM_LEADS), with_events=True
+        )
+        points = score_frame(frames, weights)
+        model_input = frames.leads[list(MODEL_FIELDS_FROM_LEADS)].copy()
     model_input["email_opt_out"] = model_input["email_opt_out"].astype("Float64")
     probability, contributions = model.model.contributions(model_input, top=top_model_factors)
     final = np.rint((1.0 - blend) * np.array([r.score for r in points]) + blend * 100.0

@@ -9,11 +9,12 @@ Nothing here knows which CRM a lead came from.
 from __future__ import annotations
 
 import gc
+import math
 import re
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import numpy as np
@@ -123,7 +124,8 @@ class LeadFrames:
     Attributes:
         leads: one row per lead, indexed by ``crm_id``, in input order.
         events: one row per event with columns ``lead`` (row position in ``leads``),
-            ``kind`` (lower case, categorical), ``detail`` (text), ``at`` (UTC) and
+            ``kind`` (lower case, categorical), ``detail`` (text, categorical; empty when
+            missing), ``at`` (UTC) and
             ``age_days`` (days before ``now``; negative for events dated after it).
         now: the moment every age and window was measured from (UTC).
     """
@@ -162,11 +164,11 @@ def build_frames(
         ValueError: ``columns`` names an unknown column, or one that needs the events
             while ``with_events`` is False.
     """
-    now = _as_utc(now)
-    wanted = _wanted_columns(columns, with_events=with_events)
+    now = as_utc(now)
+    wanted = wanted_columns(columns, with_events=with_events)
     with paused_gc():
         records: Sequence[Mapping[str, Any]] = leads if isinstance(leads, list) else list(leads)
-        crm_ids = _crm_ids(records)
+        crm_ids = crm_ids_of(records)
         events = _events_frame(records if with_events else [], crm_ids, now=now)
         frame = _plain_columns(records, crm_ids, wanted)
     frame = _add_engagement(frame, events, now=now, wanted=wanted)
@@ -175,7 +177,8 @@ def build_frames(
     )
 
 
-def _wanted_columns(columns: Collection[str] | None, *, with_events: bool) -> set[str]:
+def wanted_columns(columns: Collection[str] | None, *, with_events: bool) -> set[str]:
+    """The lead-frame columns to build (all for None); unknown ones are an error."""
     if columns is None:
         wanted = set(LEAD_COLUMNS)
         return wanted if with_events else wanted - _NEEDS_EVENTS
@@ -229,13 +232,15 @@ def lead_frame(leads: Iterable[Mapping[str, Any]], *, now: datetime) -> pd.DataF
     return build_frames(leads, now=now).leads
 
 
-def _as_utc(moment: datetime) -> datetime:
+def as_utc(moment: datetime) -> datetime:
+    """``moment`` in UTC; a naive value is taken as UTC."""
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
 
 
-def _crm_ids(records: Sequence[Mapping[str, Any]]) -> list[str]:
+def crm_ids_of(records: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Each lead's ``crm_id`` as text; a lead without one, or a repeated one, is an error."""
     crm_ids: list[Any] = [record.get("crm_id") for record in records]
     for position, crm_id in enumerate(crm_ids):
         if crm_id is None or crm_id == "":
@@ -326,7 +331,8 @@ def _plain_columns(
     return frame
 
 
-def _event_parts(event: Any) -> tuple[Any, Any, Any]:
+def event_parts(event: Any) -> tuple[Any, Any, Any]:
+    """An event's kind, detail and date, from a mapping or an object with those attributes."""
     if isinstance(event, Mapping):
         return event.get("kind"), event.get("detail"), event.get("at")
     return getattr(event, "kind", None), getattr(event, "detail", None), getattr(event, "at", None)
@@ -367,7 +373,7 @@ def _events_frame(
         details: list[Any] = [event.get("detail") for event in flat]
         stamps: list[Any] = [event["at"] for event in flat]
     except (TypeError, KeyError, AttributeError):
-        parts = [_event_parts(event) for event in flat]
+        parts = [event_parts(event) for event in flat]
         kinds = [part[0] for part in parts]
         details = [part[1] for part in parts]
         stamps = [part[2] for part in parts]
@@ -383,9 +389,15 @@ def _events_frame(
     slot = {kind: index for index, kind in enumerate(categories)}
     remap = np.array([slot[kind] for kind in lowered], dtype=np.int64)
     kind_column = pd.Categorical.from_codes(remap[codes], categories=categories)
-    detail_column = np.empty(len(details), dtype=object)
-    detail_column[:] = details
-    detail_column[pd.isna(detail_column)] = ""
+    # Details repeat (page paths, campaign names): codes into the distinct ones take less
+    # memory than a pointer per event and let matching test each distinct detail once.
+    detail_codes, detail_uniques = pd.factorize(pd.Series(details, dtype=object))
+    detail_categories = list(detail_uniques)
+    if (detail_codes < 0).any():
+        if "" not in detail_categories:
+            detail_categories.append("")
+        detail_codes = np.where(detail_codes < 0, detail_categories.index(""), detail_codes)
+    detail_column = pd.Categorical.from_codes(detail_codes, categories=detail_categories)
     times = _event_times(stamps, owner).as_unit("us")
     age_days = (now.timestamp() - times.asi8 / 1e6) / _SECONDS_PER_DAY
     return pd.DataFrame(
@@ -449,3 +461,172 @@ def _add_engagement(
         derived[f"events_last_{days}d"] = _count_by_lead(lead, recent, n)
         derived[f"pricing_views_{days}d"] = _count_by_lead(lead, recent & is_pricing, n)
     return frame.assign(**{name: value for name, value in derived.items() if name in wanted})
+
+
+# -- a few leads without frames ---------------------------------------------------------------
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_FEW_COLUMNS = frozenset({*FIELD_KINDS, *ENGAGEMENT_COLUMNS})
+_MICROSECOND = timedelta(microseconds=1)
+
+
+class LeadValues:
+    """One lead's lead-frame columns read in plain Python, as :func:`build_frames` reads them.
+
+    For a handful of leads (a webhook's rescore) building frames costs far more than the
+    work; this reads the same values (``values``, by column name) and the lead's events as
+    ``(kind, detail, age_days)`` without pandas.
+    """
+
+    __slots__ = ("crm_id", "values", "events")
+
+    def __init__(
+        self,
+        record: Mapping[str, Any],
+        crm_id: str,
+        wanted: set[str],
+        now: datetime,
+        with_events: bool,
+    ) -> None:
+        self.crm_id = crm_id
+        self.values: dict[str, Any] = {}
+        self.events: list[tuple[str, Any, float]] = []
+        if with_events:
+            self._read_events(record.get("events") or (), now)
+        for name in wanted:
+            self.values[name] = self._read(record, name, now)
+
+    def _read(self, record: Mapping[str, Any], name: str, now: datetime) -> Any:
+        kind = FIELD_KINDS.get(name)
+        if name == "email_domain":
+            email = record.get("email")
+            domain = email.rpartition("@")[2].strip().lower() if isinstance(email, str) else None
+            return _text_value(domain)
+        if name == "account_age_days":
+            created = _micros(record.get("created_at"))
+            if created is None:
+                return math.nan
+            return (_micros_of(now) - created) / 1e6 / _SECONDS_PER_DAY
+        if name == "days_since_last_activity":
+            if not self.events:
+                return math.nan
+            return -max(-age for _, _, age in self.events)
+        if name in ENGAGEMENT_COLUMNS:
+            return self._engagement(name)
+        value = record.get(name)
+        if kind == "text":
+            return _text_value(value)
+        if kind == "number":
+            if value is None:
+                return math.nan
+            try:
+                number = np.array([value], dtype=float)
+                if number.shape == (1,):
+                    return float(number[0])
+            except (TypeError, ValueError):
+                pass
+            raise LeadDataError(self.crm_id, f"{name} should be a number, got {value!r}")
+        if kind == "bool":
+            if value is not None and not isinstance(value, bool | np.bool_):
+                raise LeadDataError(self.crm_id, f"{name} should be true or false, got {value!r}")
+            return None if value is None else bool(value)
+        return value  # pragma: no cover - every scoring field has a kind
+
+    def _read_events(self, events: Iterable[Any], now: datetime) -> None:
+        now_seconds = now.timestamp()
+        for event in events:
+            kind, detail, at = event_parts(event)
+            if not isinstance(kind, str) or not kind.strip():
+                raise LeadDataError(self.crm_id, f"an event has no kind: {event!r}")
+            stamp = _micros(at)
+            if stamp is None:
+                raise LeadDataError(self.crm_id, f"an event has no readable date (at = {at!r})")
+            if detail is None or (not isinstance(detail, str) and pd.isna(detail)):
+                detail = ""
+            age = (now_seconds - stamp / 1e6) / _SECONDS_PER_DAY
+            self.events.append((kind.strip().lower(), detail, age))
+
+    def _engagement(self, name: str) -> int:
+        events = self.events
+        if name == "events_total":
+            return len(events)
+        for days in (14, 30):
+            if name == f"events_last_{days}d":
+                return sum(1 for _, _, age in events if age <= days)
+            if name == f"pricing_views_{days}d":
+                return sum(
+                    1
+                    for kind, detail, age in events
+                    if age <= days and kind == "page_view" and "pricing" in detail.lower()
+                )
+        return sum(1 for kind, _, _ in events if event_column_name(kind) == name)
+
+
+def _text_value(value: Any) -> str | None:
+    if value is None or value is pd.NA or value == "":
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value if isinstance(value, str) else str(value)
+
+
+def _micros_of(moment: datetime) -> int:
+    return (as_utc(moment) - _EPOCH) // _MICROSECOND
+
+
+def _micros(value: Any) -> int | None:
+    """Microseconds since the epoch (UTC) as the frame path reads a date; None if missing."""
+    if value is None:
+        return None
+    if type(value) is datetime:
+        return _micros_of(value)
+    try:
+        parsed = pd.to_datetime([value], utc=True, format="ISO8601")
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if parsed.hasnans:
+        return None
+    return int(parsed.as_unit("us").asi8[0])
+
+
+def few_leads_frame(
+    records: Sequence[Mapping[str, Any]], *, now: datetime, columns: Sequence[str]
+) -> pd.DataFrame:
+    """The lead frame of a few leads, with :func:`build_frames`'s dtypes, read without it.
+
+    Args:
+        records: a handful of lead records.
+        now: the moment ages and windows are measured from.
+        columns: the lead-frame columns wanted, in the order wanted.
+
+    Returns:
+        The same frame as ``build_frames(records, now=now).leads[list(columns)]``.
+
+    Raises:
+        LeadDataError: a lead value cannot be read.
+    """
+    unreadable = [name for name in columns if name not in _FEW_COLUMNS]
+    if unreadable:
+        raise ValueError(f"columns {unreadable} are not read without frames")
+    moment = as_utc(now)
+    crm_ids = crm_ids_of(records)
+    wanted = wanted_columns(columns, with_events=True)
+    leads = [
+        LeadValues(record, crm_id, wanted, moment, with_events=True)
+        for record, crm_id in zip(records, crm_ids, strict=True)
+    ]
+    built: dict[str, Any] = {}
+    for name in columns:
+        values = [lead.values[name] for lead in leads]
+        kind = FIELD_KINDS.get(name)
+        if kind == "text":
+            built[name] = pd.Series(values, dtype="str")
+        elif kind == "bool":
+            built[name] = pd.Series(values, dtype="boolean")
+        elif name in ENGAGEMENT_COLUMNS:
+            built[name] = np.array(values, dtype=np.int64)
+        else:
+            built[name] = np.array(values, dtype=float)
+    frame = pd.DataFrame(built, index=pd.RangeIndex(len(crm_ids)))
+    frame.index = pd.Index(crm_ids, name="crm_id", dtype="str")
+    return frame

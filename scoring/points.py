@@ -3,13 +3,15 @@
 Each criterion is evaluated as one boolean column over every lead (event criteria count
 matching events per lead from the flattened events frame), so the cost grows with the
 number of criteria, not with leads times criteria in Python. Every point that counts
-comes back as a :class:`Factor` a rep can read.
+comes back as a :class:`Factor` a rep can read. A batch of a few leads (a webhook's rescore)
+skips the frames and is scored record by record with the same rules (:func:`score_few`).
 """
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,7 +19,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scoring.features import FIELD_KINDS, LeadFrames, build_frames, paused_gc
+from scoring.features import (
+    FIELD_KINDS,
+    LeadFrames,
+    LeadValues,
+    as_utc,
+    build_frames,
+    crm_ids_of,
+    paused_gc,
+    wanted_columns,
+)
 from scoring.weights import Criterion, Weights
 
 _MAX_VALUE_CHARS = 40
@@ -92,9 +103,12 @@ def score_leads(
     Raises:
         LeadDataError: a lead value cannot be read (a missing value is fine).
     """
+    records = leads if isinstance(leads, list) else list(leads)
+    if len(records) <= FEW_LEADS:
+        return score_few(records, weights, now=now)
     fields, with_events = needed_columns(weights)
     frames = build_frames(
-        leads,
+        records,
         now=now,
         columns=fields,
         with_events=with_events or "days_since_last_activity" in fields,
@@ -129,6 +143,13 @@ def score_frame(frames: LeadFrames, weights: Weights) -> list[LeadScore]:
     Returns:
         One score per row of ``frames.leads``, in row order.
     """
+    # Scoring allocates a factor list per lead while the caller's leads are alive; automatic
+    # full collections would walk all of them again and again (see paused_gc).
+    with paused_gc():
+        return _score_frame(frames, weights)
+
+
+def _score_frame(frames: LeadFrames, weights: Weights) -> list[LeadScore]:
     version = weights.version
     if not weights.profiles:
         return _score_profile(frames, weights, version=version, profile=None)
@@ -269,26 +290,38 @@ class _Columns:
     def __init__(self, frames: LeadFrames) -> None:
         self.frames = frames
         self.n = len(frames.leads)
-        self._folded: dict[str, np.ndarray] = {}
-
-    def raw(self, field: str) -> np.ndarray:
-        values: np.ndarray = self.frames.leads[field].to_numpy(dtype=object)
-        return values
+        self._folded: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._details: tuple[np.ndarray, list[str]] | None = None
 
     def numbers(self, field: str) -> np.ndarray:
         values: np.ndarray = self.frames.leads[field].to_numpy(dtype=float, na_value=np.nan)
         return values
 
-    def folded(self, field: str) -> np.ndarray:
-        """Text stripped and lower-cased, None where missing."""
+    def folded(self, field: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each lead's code (-1 where missing), the distinct values, and those stripped and
+        lower-cased: text columns repeat a few values, so each is folded once."""
         if field not in self._folded:
-            folded = np.empty(self.n, dtype=object)
-            folded[:] = [
-                value.strip().lower() if isinstance(value, str) else None
-                for value in self.raw(field)
-            ]
-            self._folded[field] = folded
+            codes, uniques = pd.factorize(self.frames.leads[field])
+            distinct = np.empty(len(uniques), dtype=object)
+            distinct[:] = list(uniques)
+            folded = np.empty(len(uniques), dtype=object)
+            folded[:] = [str(value).strip().lower() for value in distinct]
+            self._folded[field] = (np.asarray(codes, dtype=np.int64), distinct, folded)
         return self._folded[field]
+
+    def details(self) -> tuple[np.ndarray, list[str]]:
+        """Each event's detail as a code into the distinct details, lower-cased."""
+        if self._details is None:
+            detail = self.frames.events["detail"]
+            if isinstance(detail.dtype, pd.CategoricalDtype):
+                codes, uniques = detail.cat.codes.to_numpy(), detail.cat.categories
+            else:
+                codes, uniques = pd.factorize(detail.to_numpy(dtype=object))
+            self._details = (
+                np.asarray(codes, dtype=np.int64),
+                [str(value).lower() for value in uniques],
+            )
+        return self._details
 
     def flags(self, field: str, wanted: bool) -> np.ndarray:
         matches = self.frames.leads[field] == wanted
@@ -316,11 +349,17 @@ def _evaluate(criterion: Criterion, columns: _Columns) -> tuple[np.ndarray, np.n
         return positions, _factors_by_value(
             values[positions], lambda value: _number_label(criterion, value), criterion
         )
-    mask = _text_mask(criterion, columns.folded(field))
+    codes, distinct, folded = columns.folded(field)
+    # A missing value (code -1) picks the False appended at the end.
+    mask = np.append(_text_mask(criterion, folded), False)[codes]
     positions = np.flatnonzero(mask)
-    return positions, _factors_by_value(
-        columns.raw(field)[positions], lambda value: _text_label(criterion, value), criterion
-    )
+    chosen = codes[positions]
+    factors = np.empty(len(distinct), dtype=object)
+    for code in np.unique(chosen).tolist():
+        factors[code] = Factor(_text_label(criterion, distinct[code]), criterion.points,
+                               criterion.group)
+    picked: np.ndarray = factors[chosen]
+    return positions, picked
 
 
 def _number_mask(criterion: Criterion, values: np.ndarray) -> np.ndarray:
@@ -343,9 +382,7 @@ def _text_mask(criterion: Criterion, folded: np.ndarray) -> np.ndarray:
         # One pass with an alternation beats one pass per phrase.
         search = re.compile("|".join(re.escape(n.lower()) for n in criterion.contains)).search
         return np.fromiter(
-            (value is not None and search(value) is not None for value in folded),
-            dtype=bool,
-            count=len(folded),
+            (search(value) is not None for value in folded), dtype=bool, count=len(folded)
         )
     wanted = criterion.in_ if criterion.in_ is not None else (str(criterion.equals),)
     found: np.ndarray = (
@@ -374,12 +411,12 @@ def _event_counts(
     if criterion.within_days is not None:
         mask &= events["age_days"].to_numpy() <= criterion.within_days
     if criterion.detail_contains is not None and mask.any():
-        chosen = np.flatnonzero(mask)
+        codes, details = columns.details()
         needle = criterion.detail_contains.lower()
-        details = events["detail"].to_numpy(dtype=object)[chosen]
-        mask[chosen] = np.fromiter(
-            (needle in detail.lower() for detail in details), dtype=bool, count=len(chosen)
+        mentions = np.fromiter(
+            (needle in detail for detail in details), dtype=bool, count=len(details)
         )
+        mask &= np.append(mentions, False)[codes]
     owners = events["lead"].to_numpy()[mask]
     counts = np.bincount(owners, minlength=columns.n)
     if not with_latest:
@@ -558,3 +595,168 @@ def _event_label(criterion: Criterion, count: int) -> str:
     elif criterion.within_days is not None:
         window = f" in the last {criterion.within_days} days"
     return f"{phrase} {_times(count)}{window}"
+
+
+# -- a few leads, straight from their records -------------------------------------------------
+#
+# A webhook rescores one lead at a time. Building pandas frames for one row costs several
+# milliseconds of fixed overhead, far more than the rules themselves, so small batches are
+# scored here in plain Python with the same rules, the same words and the same results as
+# the frame path (tests/scoring/test_points_few.py holds the two side by side).
+
+FEW_LEADS = 8
+"""Batches of at most this many leads are scored by the per-record path."""
+
+def score_few(
+    records: Sequence[Mapping[str, Any]], weights: Weights, *, now: datetime
+) -> list[LeadScore]:
+    """Score a small batch lead by lead, without building frames (same results).
+
+    Args:
+        records: lead records as mappings (see :func:`scoring.features.build_frames`).
+        weights: validated weights.
+        now: the moment event windows are measured from.
+
+    Returns:
+        One score per lead, in input order, equal to :func:`score_leads`'s.
+
+    Raises:
+        LeadDataError: a lead value cannot be read (as with the frame path; with several
+            bad values the one named may differ).
+    """
+    moment = as_utc(now)
+    fields, with_events = needed_columns(weights)
+    crm_ids = crm_ids_of(records)
+    wanted = wanted_columns(fields, with_events=with_events)
+    leads = [
+        LeadValues(record, crm_id, wanted, moment, with_events)
+        for record, crm_id in zip(records, crm_ids, strict=True)
+    ]
+    profiles = {name: weights.for_profile(name) for name in weights.profile_names()[:-1]}
+    results = []
+    for lead in leads:
+        profile = next(
+            (p.name for p in weights.profiles if _fires_one(p.when, lead)[0] is not None), None
+        )
+        chosen = weights if profile is None else profiles[profile]
+        results.append(_score_one(lead, chosen, version=weights.version, profile=profile))
+    return results
+
+
+def _fires_one(criterion: Criterion, lead: LeadValues) -> tuple[Factor | None, int]:
+    """The factor a criterion gives one lead (None when it does not fire), and its points."""
+    if criterion.event is not None:
+        return _fires_event(criterion, lead, half_life=None)
+    assert criterion.field is not None
+    value = lead.values[criterion.field]
+    kind = FIELD_KINDS[criterion.field]
+    if kind == "bool":
+        wanted = bool(criterion.is_true)
+        if value is None or value != wanted:
+            return None, 0
+        return Factor(_bool_label(criterion, wanted), criterion.points, criterion.group), 0
+    if kind == "number":
+        if not _number_fires(criterion, value):
+            return None, 0
+        return Factor(_number_label(criterion, value), criterion.points, criterion.group), 0
+    if value is None:
+        return None, 0
+    folded = value.strip().lower()
+    if criterion.contains is not None:
+        fired = any(needle.lower() in folded for needle in criterion.contains)
+    else:
+        wanted_text = criterion.in_ if criterion.in_ is not None else (str(criterion.equals),)
+        fired = folded in {item.strip().lower() for item in wanted_text}
+    if not fired:
+        return None, 0
+    return Factor(_text_label(criterion, value), criterion.points, criterion.group), 0
+
+
+def _number_fires(criterion: Criterion, value: float) -> bool:
+    if math.isnan(value):
+        return False
+    if criterion.between is not None:
+        low, high = criterion.between
+        return low <= value <= high
+    if criterion.at_least is not None:
+        return value >= criterion.at_least
+    if criterion.at_most is not None:
+        return value <= criterion.at_most
+    assert isinstance(criterion.equals, int | float)
+    return value == float(criterion.equals)
+
+
+def _fires_event(
+    criterion: Criterion, lead: LeadValues, *, half_life: float | None
+) -> tuple[Factor | None, int]:
+    assert criterion.event is not None
+    wanted = criterion.event.strip().lower()
+    needle = criterion.detail_contains.lower() if criterion.detail_contains is not None else None
+    count = 0
+    latest = math.inf
+    for kind, detail, age in lead.events:
+        if kind != wanted:
+            continue
+        if criterion.within_days is not None and not age <= criterion.within_days:
+            continue
+        if needle is not None and needle not in detail.lower():
+            continue
+        count += 1
+        latest = min(latest, age)
+    if count < (criterion.min_count or 1):
+        return None, 0
+    label = _event_label(criterion, count)
+    if half_life is None:
+        return Factor(label, criterion.points, criterion.group), criterion.points
+    days = max(latest, 0.0)
+    points = int(np.rint(criterion.points * np.exp2(-np.array([days]) / half_life))[0])
+    if points == 0:
+        return None, 0
+    label = f"{label}, latest {_days_ago(math.floor(days))}"
+    return Factor(label, points, criterion.group), points
+
+
+def _score_one(
+    lead: LeadValues, weights: Weights, *, version: str, profile: str | None
+) -> LeadScore:
+    gains = {"fit": 0, "engagement": 0}
+    losses = 0
+    reasons: list[Factor] = []
+    half_life = weights.decay.half_life_days
+    order = sorted(
+        range(len(weights.criteria)), key=lambda i: (-abs(weights.criteria[i].points), i)
+    )
+    for index in order:
+        criterion = weights.criteria[index]
+        if criterion.points == 0:
+            continue
+        if criterion.event is not None and half_life is not None:
+            factor, points = _fires_event(criterion, lead, half_life=half_life)
+        else:
+            factor, _ = _fires_one(criterion, lead)
+            points = criterion.points
+        if factor is None:
+            continue
+        if criterion.points > 0:
+            gains[criterion.group] += points
+        else:
+            losses += points
+        reasons.append(factor)
+    caps = weights.caps
+    capped = {}
+    for group, cap in (("fit", caps.fit), ("engagement", caps.engagement)):
+        capped[group] = gains[group] if cap is None else min(gains[group], cap)
+        if gains[group] > capped[group]:
+            reasons.append(
+                Factor(f"{group} points capped at {cap}", capped[group] - gains[group], group)
+            )
+    gained = capped["fit"] + capped["engagement"]
+    if caps.total is not None and gained > caps.total:
+        reasons.append(Factor(f"points capped at {caps.total} in total",
+                              caps.total - gained, "total"))
+        gained = caps.total
+    score = min(100, max(0, weights.base + gained + losses))
+    if half_life is not None or caps.is_set():
+        reasons.sort(key=_effect)
+    return LeadScore(lead.crm_id, score, weights.tier_for(score), tuple(reasons), version,
+                     profile, score)

@@ -25,6 +25,15 @@ from scoring.model import LeadModel, Monotone, looks_like_dates
 NEAR_PERFECT_AUC = 0.90
 """A single field that alone reaches this cross-validated ROC AUC is a suspected leak."""
 
+SPARSE_FILLED = 0.60
+"""A field filled in on at most this share of leads is sparse (see :data:`DECISIVE_AUC`)."""
+
+DECISIVE_AUC = 0.70
+"""A sparse field whose values, where filled in, separate the outcomes with at least this
+cross-validated ROC AUC is suspected of being a judgement staff record while working a lead
+(a lead profile or quality): the form fields a lead fills in rarely say that much on their
+own, and a judgement is filled in only for the leads someone looked at."""
+
 MIN_LABELS = 200
 """Below this many labelled leads the score is the points score alone."""
 
@@ -226,6 +235,32 @@ def _present_with_one_outcome(values: pd.Series, y: np.ndarray) -> str:
     return ""
 
 
+def _decisive_where_filled(values: pd.Series, y: np.ndarray) -> str:
+    """Why a sparse field looks like a staff judgement ("" when it does not).
+
+    Such a field is empty on most leads, and where someone filled it in its values nearly
+    decide the outcome (a lead profile "Potential Lead" against "Student"), because it
+    was filled in after talking to the lead.
+    """
+    present = values.notna().to_numpy()
+    filled = float(present.mean()) if len(present) else 0.0
+    if filled > SPARSE_FILLED:
+        return ""
+    outcomes = y[present]
+    if min(int(outcomes.sum()), int(len(outcomes) - outcomes.sum())) < 20:
+        return ""
+    shown = values[present].reset_index(drop=True)
+    if shown.nunique() < 2:
+        return ""
+    auc = _single_field_auc(shown, outcomes)
+    if auc < DECISIVE_AUC:
+        return ""
+    return (
+        f"filled in on {filled:.0%} of leads, and where filled its values alone separate "
+        f"the outcomes (ROC AUC {auc:.3f}): a judgement recorded while the lead was worked"
+    )
+
+
 def _is_identifier(values: pd.Series) -> bool:
     present = values.dropna()
     if len(present) < 20:
@@ -268,6 +303,8 @@ def check_leakage(
     (``near_perfect``, cross-validated ROC AUC at least ``threshold``, missing values
     counted as a value); a field whose name says staff fill it in while working the lead or
     that it records the outcome (``after_outcome_name``, see :data:`AFTER_OUTCOME_WORDS`); a
+    sparse field whose values, where filled in, nearly decide the outcome (``staff_assigned``,
+    see :data:`DECISIVE_AUC`); a
     date mostly later than ``date_column`` on converted leads only (``after_outcome_date``);
     and a field that is a function of an excluded one, e.g. a band of a staff score
     (``derived``).
@@ -304,6 +341,8 @@ def check_leakage(
                 f"its name ('{sorted(words)[0]}') says it is filled in while the lead is "
                 "worked or records the outcome",
             )
+        elif staff := _decisive_where_filled(values, target):
+            found[name] = Exclusion(name, "staff_assigned", staff)
         else:
             if date_column is not None and looks_like_dates(values):
                 if later := _later_on_converted(frame[date_column], values, target):

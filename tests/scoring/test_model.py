@@ -110,3 +110,23 @@ def test_contributions_have_sign_and_name_the_value() -> None:
     assert all(c.delta > 0 for c in high)
     assert any(c.delta < 0 for c in low)
     assert next(c.value for c in high if c.field == "visits") == "12"
+
+
+def test_contributions_in_one_call_equal_field_by_field_predictions() -> None:
+    frame, y = synthetic_frame(1200)
+    model = LeadModel(text_fields=("title",), max_iter=30).fit(frame, y)
+    rows = frame.iloc[:40]
+    probability, explained = model.contributions(rows, top=10)
+    numeric = model.features_.transform(rows)
+    expected = model.classifier_.predict_proba(numeric)[:, 1]
+    assert np.array_equal(probability, expected)
+    outputs = np.array(model.features_.output_fields(), dtype=object)
+    for row, kept in enumerate(explained):
+        for contribution in kept:
+            columns = np.flatnonzero(outputs == contribution.field)
+            replaced = numeric[row : row + 1].copy()
+            replaced[:, columns] = model.baseline_[columns]
+            alone = expected[row] - model.classifier_.predict_proba(replaced)[0, 1]
+            assert contribution.delta == alone
+    single, single_explained = model.contributions(rows.iloc[[7]], top=10)
+    assert single[0] == probability[7] and single_explained[0] == explained[7]

@@ -160,7 +160,52 @@ def test_xeducation_leakage_check_excludes_the_staff_fields() -> None:
     frame = pd.read_csv(path, na_values=["Select"])
     y = frame.pop("Converted").to_numpy()
     excluded = {e.field for e in check_leakage(frame, y)}
-    assert {"Tags", "Lead Quality", "Asymmetrique Activity Score",
+    assert {"Tags", "Lead Quality", "Lead Profile", "Asymmetrique Activity Score",
             "Asymmetrique Profile Score", "Asymmetrique Activity Index",
             "Asymmetrique Profile Index"} <= excluded
     assert not {"Total Time Spent on Website", "Lead Source", "Lead Origin"} & excluded
+
+
+def test_leakage_check_catches_a_sparse_field_staff_fill_in_after_contact() -> None:
+    rng = np.random.default_rng(5)
+    n = 2000
+    y = (rng.random(n) < 0.35).astype(int)
+    worked = rng.random(n) < np.where(y == 1, 0.45, 0.2)
+    judgement = np.where(
+        rng.random(n) < 0.85,
+        np.where(y == 1, "promising", "not a fit"),
+        np.where(y == 1, "not a fit", "promising"),
+    )
+    form_answer = rng.choice(["student", "employed", "other"], n)
+    frame = pd.DataFrame({
+        "visits": rng.poisson(3 + 2 * y).astype(float),
+        "Assessment": pd.Series(judgement, dtype=object).where(worked),
+        "occupation": pd.Series(form_answer, dtype=object).where(rng.random(n) < 0.5),
+    })
+    rules = {e.field: e.rule for e in check_leakage(frame, y)}
+    assert rules == {"Assessment": "staff_assigned"}
+    reason = next(e.reason for e in check_leakage(frame, y) if e.field == "Assessment")
+    assert "where filled" in reason
+
+
+def test_a_single_lead_blended_with_a_model_scores_as_in_a_batch() -> None:
+    from scoring.features import few_leads_frame
+    from scoring.train import MODEL_FIELDS_FROM_LEADS, model_frame
+
+    leads = _store_leads(400)
+    for number, lead in enumerate(leads):
+        lead["title"] = ("VP Sales", "analyst", "", None)[number % 4]
+        lead["industry"] = ("software", "retail", "")[number % 3]
+        lead["email_opt_out"] = (True, False, None)[number % 3]
+    labelled = labelled_leads(leads, now=NOW)
+    result = train(labelled.frame.reset_index(drop=True), labelled.target)
+    weights = load_weights(default_weights_path())
+    model = ScoringModel(result.model, "m-test", labels=400)
+    batch = score_leads_blended(leads[:40], weights, now=NOW, model=model, blend=0.5)
+    single = [score_leads_blended([lead], weights, now=NOW, model=model, blend=0.5)[0]
+              for lead in leads[:40]]
+    assert single == batch
+    few = few_leads_frame(leads[:5], now=NOW, columns=MODEL_FIELDS_FROM_LEADS)
+    expected = model_frame(leads[:5], now=NOW)
+    expected["email_opt_out"] = expected["email_opt_out"].astype("boolean")
+    pd.testing.assert_frame_equal(few, expected)
