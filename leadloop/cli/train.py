@@ -13,7 +13,14 @@ from rich.table import Table
 from leadloop.cli.common import console, settings
 from leadloop.errors import LeadloopError
 from scoring.registry import ModelRegistry
-from scoring.train import MIN_LABELS, TrainingResult, labelled_leads, train
+from scoring.train import (
+    MIN_LABELS,
+    LabelledLeads,
+    TrainingResult,
+    labelled_leads,
+    train,
+    train_labelled,
+)
 
 
 def train_command(
@@ -25,6 +32,7 @@ def train_command(
 ) -> None:
     """Train a model version from outcomes and rep overrides (or a CSV) and save it."""
     registry = ModelRegistry(settings().data_dir)
+    labelled: LabelledLeads | None = None
     if csv is not None:
         if target is None:
             raise LeadloopError("--csv needs --target COLUMN: the outcome column")
@@ -46,7 +54,10 @@ def train_command(
                   "override(s) from the store")
     if labels == 0 or len(np.unique(y)) < 2:
         raise LeadloopError(f"cannot train: {detail}, and both outcomes are needed")
-    result = train(frame, y, keep=keep, keep_leaky=keep_leaky, sample_weight=weight)
+    if labelled is not None:
+        result = train_labelled(labelled, keep=keep, keep_leaky=keep_leaky)
+    else:
+        result = train(frame, y, keep=keep, keep_leaky=keep_leaky, sample_weight=weight)
     from leadloop.wiring import load_admin_weights
 
     record = registry.save(result, labels=labels, source=source, note=note,

@@ -209,3 +209,24 @@ def test_a_single_lead_blended_with_a_model_scores_as_in_a_batch() -> None:
     expected = model_frame(leads[:5], now=NOW)
     expected["email_opt_out"] = expected["email_opt_out"].astype("boolean")
     pd.testing.assert_frame_equal(few, expected)
+
+
+def test_store_labels_hold_out_the_most_recent_leads() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from scoring.train import labelled_leads, train_labelled
+
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    leads = [{"crm_id": f"L{i}", "email": f"l{i}@x.example", "owner_id": "U1",
+              "employees": 10 + i, "industry": "Retail" if i % 2 else "Software",
+              "status": "converted" if i % 3 == 0 else "disqualified",
+              "created_at": (start + timedelta(days=i)).isoformat(),
+              "modified_at": (start + timedelta(days=i)).isoformat(), "events": []}
+             for i in range(60)]
+    labelled = labelled_leads(leads, now=start + timedelta(days=90))
+    result = train_labelled(labelled)
+    assert result.split.startswith("time-ordered")
+    assert "created_at" not in result.fields  # the date orders the split; it is no field
+    assert result.holdout is not None
+    held = result.holdout["created_at"]
+    assert held.min() > start + timedelta(days=44)  # the newest fifth
