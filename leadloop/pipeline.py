@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import islice
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -56,7 +56,9 @@ from review_api.store.models import SyncCursor as CursorRow
 from review_api.taskbody import EmailText, render_draft_task, render_score_task
 from review_api.workflow import ProposalEvent, ProposalState, may_send, transition
 from scoring import LeadScore, Weights
-from scoring.blend import ScoringModel, score_leads_blended
+
+if TYPE_CHECKING:
+    from scoring.blend import ScoringModel
 
 log = logging.getLogger(__name__)
 
@@ -289,6 +291,8 @@ class Pipeline:
                 return report
             snapshots = {lead.crm_id: snap for lead, snap in rows}
             leads = {lead.crm_id: lead for lead, _ in rows}
+            from scoring.blend import score_leads_blended  # scikit-learn, on first use
+
             results = score_leads_blended(
                 [snap.payload for snap in snapshots.values()], self.weights, now=now,
                 model=self.model, blend=self.blend, min_labels=self.min_labels)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from connectors.base import CRMConnector
 from connectors.sandbox import SandboxConnector, SandboxCRM
@@ -15,7 +16,10 @@ from leadloop.pipeline import Pipeline, Progress, _no_progress
 from leadloop.settings import Settings
 from review_api.store.db import Store
 from scoring import Weights
-from scoring.registry import ModelRegistry, weights_in_force
+
+if TYPE_CHECKING:
+    from scoring.blend import ScoringModel
+from scoring.weights_registry import weights_in_force
 
 
 def open_store(settings: Settings) -> Store:
@@ -62,6 +66,13 @@ def open_drafter(settings: Settings) -> Drafter:
     return build_drafter(settings.drafter, templates_path=settings.templates_path, **extra)
 
 
+def _champion(settings: Settings) -> ScoringModel | None:
+    # scikit-learn loads only when a pipeline is built, not for every CLI command.
+    from scoring.registry import ModelRegistry
+
+    return ModelRegistry(settings.data_dir).load_champion()
+
+
 def build_pipeline(
     settings: Settings, *, store: Store | None = None, connector: CRMConnector | None = None,
     progress: Progress = _no_progress,
@@ -85,7 +96,7 @@ def build_pipeline(
         product_facts=load_product_facts(settings.product_facts_path),
         learn_from_edits=settings.learn_from_edits,
         draft_concurrency=settings.draft_concurrency,
-        model=ModelRegistry(settings.data_dir).load_champion(),
+        model=_champion(settings),
         blend=settings.score_blend,
         min_labels=settings.min_labels,
         progress=progress,

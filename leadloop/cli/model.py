@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 from rich.table import Table
 
 from leadloop.cli.common import console, settings
 from leadloop.errors import LeadloopError
-from scoring.registry import ModelRegistry
+
+if TYPE_CHECKING:
+    from scoring.registry import ModelRegistry
+
+
+def _registry() -> ModelRegistry:
+    # Imported on use: scikit-learn would add seconds to every other command's start-up.
+    from scoring.registry import ModelRegistry
+
+    return ModelRegistry(settings().data_dir)
+
 
 app = typer.Typer(help="Model versions: list, promote, rollback.", no_args_is_help=True)
 
@@ -15,7 +27,7 @@ app = typer.Typer(help="Model versions: list, promote, rollback.", no_args_is_he
 @app.command("list")
 def list_versions() -> None:
     """Every model version with its holdout figures; the champion is starred."""
-    registry = ModelRegistry(settings().data_dir)
+    registry = _registry()
     champion = registry.champion()
     table = Table("", "version", "trained", "labels", "ROC AUC", "PR AUC", "Brier", "source")
     for record in registry.versions():
@@ -32,7 +44,7 @@ def promote(
     force: bool = typer.Option(False, help="promote without beating the champion"),
 ) -> None:
     """Make a version the champion if it beats the current one on the same recent holdout."""
-    result = ModelRegistry(settings().data_dir).promote(version, force=force)
+    result = _registry().promote(version, force=force)
     if not result.promoted:
         raise LeadloopError(f"{version} not promoted: {result.reason}")
     console.print(f"{version} is the champion: {result.reason}")
@@ -41,6 +53,6 @@ def promote(
 @app.command("rollback")
 def rollback() -> None:
     """Give the champion role back to the previous champion."""
-    previous = ModelRegistry(settings().data_dir).rollback()
+    previous = _registry().rollback()
     console.print(f"champion is now {previous}" if previous else
                   "no champion now: scores are the points score alone")

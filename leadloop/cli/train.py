@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -12,15 +13,9 @@ from rich.table import Table
 
 from leadloop.cli.common import console, settings
 from leadloop.errors import LeadloopError
-from scoring.registry import ModelRegistry
-from scoring.train import (
-    MIN_LABELS,
-    LabelledLeads,
-    TrainingResult,
-    labelled_leads,
-    train,
-    train_labelled,
-)
+
+if TYPE_CHECKING:
+    from scoring.train import LabelledLeads, TrainingResult
 
 
 def train_command(
@@ -31,6 +26,10 @@ def train_command(
     note: str = typer.Option("", help="free text kept with the version"),
 ) -> None:
     """Train a model version from outcomes and rep overrides (or a CSV) and save it."""
+    # scikit-learn is imported here, not at start-up, so other commands stay quick.
+    from scoring.registry import ModelRegistry
+    from scoring.train import MIN_LABELS, labelled_leads, train, train_labelled
+
     registry = ModelRegistry(settings().data_dir)
     labelled: LabelledLeads | None = None
     if csv is not None:

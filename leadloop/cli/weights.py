@@ -14,7 +14,7 @@ from leadloop.cli.store_leads import latest_lead_payloads
 from leadloop.errors import LeadloopError
 from scoring import Weights, load_weights
 from scoring.preview import diff_weights, preview
-from scoring.registry import WeightsRegistry
+from scoring.weights_registry import WeightsRegistry
 
 app = typer.Typer(help="Diff, preview and publish scoring weights.", no_args_is_help=True)
 
