@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from connectors.errors import ConnectorError
 from connectors.hubspot.webhooks import (
@@ -30,7 +31,7 @@ from review_api.deps import (
     get_store,
 )
 from review_api.errors import BadRequestError, ReviewError
-from review_api.keys import Role, create_key, list_keys, revoke
+from review_api.keys import Principal, Role, create_key, list_keys, revoke
 from review_api.schemas import (
     DecisionIn,
     DecisionOut,
@@ -131,8 +132,8 @@ def get_proposal(proposal_id: ProposalId, session: SessionDep, who: ReaderDep) -
     return detail
 
 
-def _decide(request: Request, session: Any, proposal_id: int, decision: DecisionIn,
-            who: Any, now: datetime) -> DecisionOut:
+def _decide(request: Request, session: Session, proposal_id: int, decision: DecisionIn,
+            who: Principal, now: datetime) -> DecisionOut:
     proposal = service.get_visible(session=session, proposal_id=proposal_id, principal=who)
     decision = decision.model_copy(update={"decided_by": who.actor})
     label = service.decide(session=session, proposal=proposal, decision=decision, source="api",
