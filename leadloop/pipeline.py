@@ -55,7 +55,7 @@ from review_api.store.models import (
 from review_api.store.models import SyncCursor as CursorRow
 from review_api.taskbody import EmailText, render_draft_task, render_score_task
 from review_api.workflow import ProposalEvent, ProposalState, may_send, transition
-from scoring import LeadScore, Weights
+from scoring import LeadScore, Weights, score_leads
 
 if TYPE_CHECKING:
     from scoring.blend import ScoringModel
@@ -68,6 +68,7 @@ BATCH = 200
 LEADS_STREAM = "leads"
 TASKS_STREAM = "tasks"
 MAX_SEND_ATTEMPTS = 5
+NO_MODEL_NOTE = "no model promoted yet: the score is the points score alone"
 # A sender that died mid-send leaves its row 'sending'; after this lease another run may take
 # it over, asking the CRM's email log first. A live sender finishes well within it.
 SEND_LEASE = timedelta(minutes=5)
@@ -291,12 +292,17 @@ class Pipeline:
                 return report
             snapshots = {lead.crm_id: snap for lead, snap in rows}
             leads = {lead.crm_id: lead for lead, _ in rows}
-            from scoring.blend import score_leads_blended  # scikit-learn, on first use
+            payloads = [snap.payload for snap in snapshots.values()]
+            if self.model is None:
+                # Points alone; scikit-learn is not even loaded until a model is promoted.
+                results = score_leads(payloads, self.weights, now=now)
+                report.model_note = NO_MODEL_NOTE
+            else:
+                from scoring.blend import score_leads_blended
 
-            results = score_leads_blended(
-                [snap.payload for snap in snapshots.values()], self.weights, now=now,
-                model=self.model, blend=self.blend, min_labels=self.min_labels)
-            report.model_note = results[0].model_note if results else ""
+                results = score_leads_blended(payloads, self.weights, now=now, model=self.model,
+                                              blend=self.blend, min_labels=self.min_labels)
+                report.model_note = results[0].model_note if results else ""
             latest = _latest_scores(session, list(leads))
             pending: dict[str, list[Proposal]] = {}
             for proposal in session.scalars(

@@ -67,7 +67,9 @@ def open_drafter(settings: Settings) -> Drafter:
 
 
 def _champion(settings: Settings) -> ScoringModel | None:
-    # scikit-learn loads only when a pipeline is built, not for every CLI command.
+    if not (settings.data_dir / "models").is_dir():
+        return None  # no model was ever trained here: no need to load scikit-learn at all
+    # scikit-learn loads only when there may be a model, not for every CLI command.
     from scoring.registry import ModelRegistry
 
     return ModelRegistry(settings.data_dir).load_champion()
