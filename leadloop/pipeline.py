@@ -365,8 +365,8 @@ class Pipeline:
     def _apply_or_propose(
         self, session: Session, lead: Lead, result: LeadScore, score_row: Score,
         pending: list[Proposal], now: datetime, report: ScoreReport,
-    ) -> bool:
-        """Apply the new score, or propose it for approval; True when applied.
+    ) -> None:
+        """Apply the new score, or propose it for approval.
 
         ``pending`` holds the lead's open score overrides; a new score replaces them.
         """
@@ -376,9 +376,9 @@ class Pipeline:
         if not weights.needs_approval(old_tier, result.tier):
             _supersede(session, pending, now)
             lead.effective_score, lead.effective_tier = result.score, result.tier
-            return True
+            return
         if any(p.payload["new_tier"] == result.tier for p in pending):
-            return False
+            return
         _supersede(session, pending, now)
         key = f"score:{lead.crm_id}:{score_row.id}"
         factors = [f["label"] for f in score_row.factors["items"]]
@@ -399,7 +399,6 @@ class Pipeline:
             model_version=result.model_version, now=now,
         )
         report.overrides_proposed += 1
-        return False
 
     # ----- propose -------------------------------------------------------------------------
     def propose(self) -> ProposeReport:
