@@ -9,16 +9,14 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from drafting import TemplateDrafter
 from drafting.guardrails import load_product_facts, review_draft
 from drafting.policy import explain, load_policy, parse_policy
+from review_api import service
 from review_api.deps import AdminDep, NowDep, SessionDep
 from review_api.errors import ReviewError
 from review_api.schemas import ErrorOut
-from review_api.store.models import Lead, LeadSnapshot
 from scoring.preview import diff_weights, preview
 from scoring.registry import WeightsRegistry, weights_in_force
 from scoring.weights import parse_weights
@@ -52,13 +50,6 @@ def _files(request: Request) -> AdminFiles:
     if files is None:
         raise AdminOffError("admin routes need the data directory: start with leadloop serve")
     return files
-
-
-def _current_leads(session: Session) -> list[dict[str, Any]]:
-    return [{**snap.payload, "score": lead.effective_score, "tier": lead.effective_tier}
-            for lead, snap in session.execute(
-                select(Lead, LeadSnapshot).join(LeadSnapshot, Lead.snapshot_id == LeadSnapshot.id)
-                .where(Lead.deleted.is_(False)))]
 
 
 class WeightsOut(BaseModel):
@@ -96,7 +87,7 @@ def preview_weights(body: WeightsIn, request: Request, session: SessionDep, _who
     files = _files(request)
     current, _, _ = weights_in_force(files.data_dir, files.weights_file)
     candidate = parse_weights(body.text, source="request body")
-    result = preview(_current_leads(session), current, candidate, now=now)
+    result = preview(service.current_leads(session=session), current, candidate, now=now)
     return {"from": current.version, "to": candidate.version,
             "changes": diff_weights(current, candidate), **asdict(result)}
 
@@ -145,7 +136,7 @@ def check_policy(body: RulesIn, request: Request, session: SessionDep,
     files = _files(request)
     policy = parse_policy(body.text, "request body")
     sheet = load_product_facts(files.product_facts_file)
-    leads = _current_leads(session)
+    leads = service.current_leads(session=session)
     effects = explain(policy, leads, drafter=TemplateDrafter(files.templates_file),
                       review=lambda draft, facts: review_draft(draft, facts, sheet))
     return {"leads": len(leads), "rules": [

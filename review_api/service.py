@@ -265,6 +265,14 @@ def escalate_due(
     return moved
 
 
+def current_leads(*, session: Session) -> list[dict[str, Any]]:
+    """Every live lead as last synced, with its effective score and tier added."""
+    return [{**snap.payload, "score": lead.effective_score, "tier": lead.effective_tier}
+            for lead, snap in session.execute(
+                select(Lead, LeadSnapshot).join(LeadSnapshot, Lead.snapshot_id == LeadSnapshot.id)
+                .where(Lead.deleted.is_(False)))]
+
+
 def counts_by(*, session: Session, column: Any, model: Any) -> dict[str, int]:
     """Row counts of ``model`` grouped by ``column``."""
     rows = session.execute(select(column, func.count()).select_from(model).group_by(column))

@@ -5,14 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from sqlalchemy import select
 
 from drafting import TemplateDrafter
 from drafting.guardrails import load_product_facts, review_draft
 from drafting.policy import explain, load_policy
 from leadloop.cli.common import console, settings
 from leadloop.wiring import open_store
-from review_api.store.models import Lead, LeadSnapshot
+from review_api import service
 
 app = typer.Typer(help="Escalation rules: check what they will do.", no_args_is_help=True)
 
@@ -28,11 +27,7 @@ def check(
     store = open_store(current)
     try:
         with store.session() as session:
-            leads = [{**snap.payload, "score": lead.effective_score, "tier": lead.effective_tier}
-                     for lead, snap in session.execute(
-                         select(Lead, LeadSnapshot)
-                         .join(LeadSnapshot, Lead.snapshot_id == LeadSnapshot.id)
-                         .where(Lead.deleted.is_(False)))]
+            leads = service.current_leads(session=session)
     finally:
         store.close()
     drafter = TemplateDrafter(current.templates_path)

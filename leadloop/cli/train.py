@@ -43,7 +43,7 @@ def train_command(
         weight = None
         source, labels, detail = str(csv), len(frame), f"{len(frame)} rows of {csv.name}"
     else:
-        from leadloop.cli.store_leads import training_payloads
+        from leadloop.store_reads import training_payloads
 
         leads, overrides = training_payloads(settings())
         labelled = labelled_leads(leads, now=datetime.now(UTC), overrides=overrides)

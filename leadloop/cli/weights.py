@@ -10,8 +10,8 @@ import typer
 from rich.table import Table
 
 from leadloop.cli.common import console, settings
-from leadloop.cli.store_leads import latest_lead_payloads
 from leadloop.errors import LeadloopError
+from leadloop.store_reads import latest_lead_payloads
 from scoring import Weights, load_weights
 from scoring.preview import diff_weights, preview
 from scoring.weights_registry import WeightsRegistry

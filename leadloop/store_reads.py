@@ -1,4 +1,5 @@
-"""Leads and labels read from the store, read-only, for training and previews."""
+"""Leads and labels read from the store, read-only, for training and previews (the CLI
+and the analysts' notebooks share them)."""
 
 from __future__ import annotations
 
@@ -8,22 +9,18 @@ from sqlalchemy import select
 
 from leadloop.settings import Settings
 from leadloop.wiring import open_store
-from review_api.store.models import Decision, Lead, LeadSnapshot, Proposal
+from review_api import service
+from review_api.store.models import Decision, LeadSnapshot, Proposal
 
 SCORE_OVERRIDE = "score_override"
 
 
 def latest_lead_payloads(settings: Settings) -> list[dict[str, Any]]:
-    """The latest snapshot of every live lead."""
+    """The latest snapshot of every live lead, with its effective score and tier."""
     store = open_store(settings)
     try:
         with store.session() as session:
-            rows = session.execute(
-                select(LeadSnapshot.payload)
-                .join(Lead, Lead.snapshot_id == LeadSnapshot.id)
-                .where(Lead.deleted.is_(False))
-            ).scalars()
-            return [dict(payload) for payload in rows]
+            return service.current_leads(session=session)
     finally:
         store.close()
 
