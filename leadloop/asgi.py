@@ -7,7 +7,7 @@ from fastapi import FastAPI
 
 from leadloop.logs import configure_json_logging
 from leadloop.settings import load_settings
-from leadloop.wiring import build_pipeline, webhook_runner
+from leadloop.wiring import build_pipeline, open_store, webhook_runner
 from review_api.admin import AdminFiles
 from review_api.app import create_app
 from review_api.webhooks import Webhooks
@@ -17,10 +17,12 @@ def create() -> FastAPI:
     """The review API wired as the settings say, with webhooks that reconcile at once."""
     configure_json_logging()
     settings = load_settings()
-    pipeline = build_pipeline(settings)
+    pipeline = build_pipeline(settings, store=open_store(settings,
+                                                         connections=settings.api_concurrency))
     hooks = Webhooks.from_settings(settings.webhooks, on_task_change=webhook_runner(pipeline))
     files = AdminFiles(data_dir=settings.data_dir, weights_file=settings.weights_path,
                        policy_file=settings.policy_path,
                        product_facts_file=settings.product_facts_path,
                        templates_file=settings.templates_path)
-    return create_app(pipeline.store, webhooks=hooks, admin_files=files)
+    return create_app(pipeline.store, webhooks=hooks, admin_files=files,
+                      concurrency=settings.api_concurrency)

@@ -104,6 +104,11 @@ class Settings(BaseSettings):
     )
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
+    api_concurrency: int = Field(
+        default=16, ge=1, le=256,
+        description="Requests one API worker process works on at once (more wait their "
+        "turn); each holds a database connection, so the store keeps this many open.",
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -22,11 +22,11 @@ if TYPE_CHECKING:
 from scoring.weights_registry import weights_in_force
 
 
-def open_store(settings: Settings) -> Store:
-    """The store, migrated to the newest schema."""
+def open_store(settings: Settings, *, connections: int | None = None) -> Store:
+    """The store, migrated to the newest schema; ``connections`` sizes its pool."""
     if settings.database_url is None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return Store.open(settings.store_url)
+    return Store.open(settings.store_url, connections=connections)
 
 
 def open_sandbox(settings: Settings) -> SandboxCRM:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
+import anyio
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Route
@@ -24,6 +29,7 @@ from review_api.views import router, webhook_router
 from review_api.webhooks import Webhooks
 from scoring.errors import ScoringError
 
+log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1_000_000
 STATUS = {
     "unauthenticated": 401,
@@ -71,6 +77,29 @@ class BodyLimit:
             await _too_large(send, self.max_bytes)
 
 
+class InLine:
+    """At most ``limit`` requests inside the app at once; the rest wait their turn.
+
+    Each request holds one database connection from its first statement to its commit, so
+    this bounds the connections a worker needs: the pool keeps them all open and none is
+    opened and closed per request, nor waited for while holding a thread.
+    """
+
+    def __init__(self, app: ASGIApp, *, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+        self._turns: anyio.Semaphore | None = None  # made on the event loop, at first use
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self._turns is None:
+            self._turns = anyio.Semaphore(self.limit)
+        async with self._turns:
+            await self.app(scope, receive, send)
+
+
 class _BodyTooLarge(Exception):
     pass
 
@@ -98,12 +127,24 @@ def _methods_for(app: FastAPI, scope: Scope) -> set[str]:
 def create_app(
     store: Store, *, clock: Callable[[], datetime] | None = None,
     webhooks: Webhooks | None = None, admin_files: AdminFiles | None = None,
+    concurrency: int | None = None,
 ) -> FastAPI:
     """The review API over ``store``; ``webhooks`` enables the CRM webhook routes and
-    ``admin_files`` the weights and rules routes."""
+    ``admin_files`` the weights and rules routes. ``concurrency`` caps the requests worked on
+    at once; more wait their turn in the event loop."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if concurrency is not None:
+            # A request has at most one thread hop going at a time, so with this many
+            # requests inside no hop ever waits for a thread.
+            anyio.to_thread.current_default_thread_limiter().total_tokens = concurrency
+        yield
+
     app = FastAPI(
         title="leadloop review API", version="0.2.0",
         description="Proposals waiting for a rep's decision, the decisions, labels and audit.",
+        lifespan=lifespan,
     )
     app.state.store = store
     app.state.clock = clock
@@ -114,6 +155,8 @@ def create_app(
     app.include_router(admin_router)
     app.include_router(webhook_router)
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
+    if concurrency is not None:
+        app.add_middleware(InLine, limit=concurrency)
 
     @app.exception_handler(ReviewError)
     async def review_error(_request: Request, exc: ReviewError) -> JSONResponse:
@@ -127,6 +170,23 @@ def create_app(
     async def bad_admin_file(_request: Request, exc: ScoringError | DraftingError) -> JSONResponse:
         # A weights or rules text that does not parse: the message names line and key.
         return JSONResponse({"code": exc.code, "message": str(exc)}, status_code=422)
+
+    @app.exception_handler(IntegrityError)
+    async def integrity(_request: Request, _exc: IntegrityError) -> JSONResponse:
+        # A unique rule caught a concurrent writer that the version check did not.
+        return JSONResponse(
+            {"code": "conflict", "message": "this changed at the same time elsewhere; reload it"},
+            status_code=409,
+        )
+
+    @app.exception_handler(DBAPIError)
+    async def store_down(_request: Request, exc: DBAPIError) -> JSONResponse:
+        log.warning("store error: %s", type(exc.orig).__name__ if exc.orig else exc)
+        return JSONResponse(
+            {"code": "store", "message": "the database did not take this request; nothing "
+                                         "was changed, try again"},
+            status_code=503,
+        )
 
     @app.exception_handler(StaleDataError)
     async def stale(_request: Request, _exc: StaleDataError) -> JSONResponse:

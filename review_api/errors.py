@@ -15,7 +15,7 @@ class InvalidTransitionError(ReviewError):
     code = "invalid_transition"
 
     def __init__(self, state: str, event: str) -> None:
-        super().__init__(f"a {state} proposal does not accept {event!r}")
+        super().__init__(f"this proposal is {state}; it no longer accepts {event!r}")
         self.state = state
         self.event = event
 

@@ -47,6 +47,7 @@ class DecisionOut(BaseModel):
 
     model_config = ConfigDict(from_attributes=True)
 
+    proposal_id: int
     decision: str
     original_text: str | None
     final_text: str | None

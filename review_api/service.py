@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from review_api.errors import (
     BadDecisionError,
@@ -30,6 +31,7 @@ from review_api.store.models import (
     OutboxEmail,
     Proposal,
     Score,
+    utcnow,
 )
 from review_api.taskbody import EmailText, parse_draft_task
 from review_api.workflow import ProposalEvent, ProposalState, transition
@@ -156,22 +158,23 @@ def decide(
         else "rejected", reason=decision.reason, decided_by=decision.decided_by or "unknown",
         decided_at=now, source=source,
     )
+    email: EmailText | None = None
+    new_score: tuple[int, str] | None = None
     if proposal.kind == DRAFT:
         if decision.final_score is not None:
             raise BadDecisionError("a draft takes final_text, not final_score")
         original = _original_email(proposal)
         label.original_text = original.as_text()
         if event is ProposalEvent.APPROVE:
-            final = (
+            email = (
                 parse_draft_task(decision.final_text, fallback_subject=original.subject)
                 if decision.final_text is not None else original
             )
-            if not final.body.strip():
+            if not email.body.strip():
                 raise BadDecisionError("the approved email is empty; reject it instead")
-            label.final_text = final.as_text()
+            label.final_text = email.as_text()
             label.diff = text_diff(label.original_text, label.final_text)
             label.edit_distance = edit_distance(label.original_text, label.final_text)
-            _enqueue(session=session, proposal=proposal, email=final)
     else:
         if decision.final_text is not None:
             raise BadDecisionError("a score override takes final_score, not final_text")
@@ -180,20 +183,63 @@ def decide(
         if event is ProposalEvent.APPROVE:
             final_score = decision.final_score if decision.final_score is not None else proposed
             label.final_score = final_score
-            tiers = proposal.payload["tier_thresholds"]
-            _apply_score(session=session, crm_id=proposal.crm_id, score=final_score,
-                         tier=tier_for(final_score, tiers))
+            new_score = final_score, tier_for(final_score, proposal.payload["tier_thresholds"])
 
-    proposal.state = new_state
-    session.add(label)
-    session.flush()
-    audit(
-        session=session, proposal_id=proposal.id, event=f"decision_{label.decision}",
-        actor=decision.decided_by or "unknown", at=now,
-        detail={"source": source, "reason": decision.reason, "edit_distance": label.edit_distance,
-                "final_score": label.final_score, "final_text": label.final_text},
-    )
+    # Everything is checked; now the writes. The state change goes first: its UPDATE is
+    # guarded by the state and version the proposal was read at, so of two concurrent
+    # deciders the second changes no row, gets ConflictError and writes nothing.
+    session.flush()  # anything the caller added goes in first, in order
+    moved = session.execute(_MOVE, {"proposal_id": proposal.id, "seen_state": state.value,
+                                    "seen_version": proposal.version,
+                                    "new_state": new_state.value, "at": utcnow()})
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        raise ConflictError(f"someone decided proposal {proposal.id} first; reload it")
+    for name, value in (("state", new_state.value), ("version", proposal.version + 1)):
+        set_committed_value(proposal, name, value)
+    session.execute(_INSERT_DECISION, _columns(label, Decision))
+    if email is not None:
+        _enqueue(session=session, proposal=proposal, email=email)
+    if new_score is not None:
+        _apply_score(session=session, crm_id=proposal.crm_id, score=new_score[0],
+                     tier=new_score[1])
+    session.execute(_INSERT_AUDIT, {
+        "proposal_id": proposal.id, "event": f"decision_{label.decision}",
+        "actor": decision.decided_by or "unknown", "at": now,
+        "detail": {"source": source, "reason": decision.reason,
+                   "edit_distance": label.edit_distance, "final_score": label.final_score,
+                   "final_text": label.final_text},
+    })
     return label
+
+
+def _table(model: type[Any]) -> Table:
+    return cast(Table, model.__table__)
+
+
+# The statements of a decision, built once: a decision runs them with parameters only.
+_MOVE = (
+    update(_table(Proposal))
+    .where(Proposal.id == bindparam("proposal_id"), Proposal.state == bindparam("seen_state"),
+           Proposal.version == bindparam("seen_version"))
+    .values(state=bindparam("new_state"), version=Proposal.version + 1,
+            updated_at=bindparam("at"))
+)
+_INSERT_DECISION = insert(_table(Decision))
+_INSERT_AUDIT = insert(_table(AuditEvent))
+_INSERT_OUTBOX = insert(_table(OutboxEmail)).values(
+    # The lead's address as last synced, read inside the insert; the proposal's if the lead
+    # is gone.
+    to_address=func.coalesce(
+        select(Lead.email).where(Lead.crm_id == bindparam("lead_id")).scalar_subquery(),
+        bindparam("fallback_to"),
+    ),
+)
+
+
+def _columns(row: Any, model: Any) -> dict[str, Any]:
+    """The column values set on a not-yet-stored ORM row (for a Core insert)."""
+    return {c.key: getattr(row, c.key) for c in model.__table__.columns
+            if c.key in row.__dict__}
 
 
 def tier_for(score: int, thresholds: dict[str, int]) -> str:
@@ -212,14 +258,13 @@ def _apply_score(*, session: Session, crm_id: str, score: int, tier: str) -> Non
 
 
 def _enqueue(*, session: Session, proposal: Proposal, email: EmailText) -> None:
-    lead = session.get(Lead, proposal.crm_id)
-    to = lead.email if lead is not None else proposal.payload["to"]
-    session.add(
-        OutboxEmail(
-            proposal_id=proposal.id, idempotency_key=proposal.key, crm_id=proposal.crm_id,
-            owner_id=proposal.owner_id, to_address=to, subject=email.subject, body=email.body,
-        )
-    )
+    session.execute(_INSERT_OUTBOX, {
+        "proposal_id": proposal.id, "idempotency_key": proposal.key, "crm_id": proposal.crm_id,
+        "owner_id": proposal.owner_id, "lead_id": proposal.crm_id,
+        "fallback_to": proposal.payload["to"],
+        "subject": email.subject, "body": email.body, "state": "queued", "attempts": 0,
+        "queued_at": utcnow(),
+    })
 
 
 def expire_due(*, session: Session, now: datetime) -> int:

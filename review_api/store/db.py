@@ -28,13 +28,22 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite files get WAL mode and foreign keys."""
+def make_engine(url: str, *, connections: int | None = None) -> Engine:
+    """An engine for ``url``; SQLite files get WAL mode and foreign keys.
+
+    ``connections`` is how many connections the pool keeps open (the API sets it to the
+    requests a worker serves at once), with a few more allowed for work beside requests.
+    Left unset, the pool keeps SQLAlchemy's default of 5 open and closes the rest after use.
+    """
+    pool: dict[str, Any] = {}
+    if connections is not None:
+        # Overflow covers a bulk call's per-item sessions, metrics scrapes and webhook work.
+        pool = {"pool_size": connections, "max_overflow": max(4, connections // 2)}
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 10})
+        engine = create_engine(url, connect_args={"timeout": 10}, **pool)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, **pool)
 
 
 def alembic_config(url: str) -> Config:
@@ -72,9 +81,9 @@ class Store:
         self.sessions = sessionmaker(engine, expire_on_commit=False)
 
     @classmethod
-    def open(cls, url: str, *, migrate: bool = True) -> Store:
+    def open(cls, url: str, *, migrate: bool = True, connections: int | None = None) -> Store:
         """Open the store at ``url``, migrating it to the newest schema first."""
-        engine = make_engine(url)
+        engine = make_engine(url, connections=connections)
         if migrate:
             upgrade(engine)
         return cls(engine)

@@ -1,18 +1,24 @@
 from __future__ import annotations
 
+import asyncio
 import io
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import anyio
+import httpx
 import pandas as pd
 import pytest
+from fastapi.responses import JSONResponse
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.exc import OperationalError
+from starlette.types import Receive, Scope, Send
 
 from review_api import service
 from review_api.admin import AdminFiles
-from review_api.app import create_app
+from review_api.app import InLine, create_app
 from review_api.keys import Role, create_key, revoke
 from review_api.store.db import Store
 from review_api.store.models import Lead, LeadSnapshot, OutboxEmail
@@ -373,3 +379,57 @@ def test_admin_checks_rules_before_using_them(store: Store, keys: Keys, tmp_path
     assert [r["line"] for r in checked["rules"]] == [0, 1]
     wrong = admin.post("/admin/policy/check", json={"text": "escalate sometimes\n"})
     assert wrong.status_code == 422 and "line 1" in wrong.json()["message"]
+
+
+def test_a_decision_whose_commit_fails_is_not_acknowledged(client: TestClient,
+                                                          store: Store) -> None:
+    """The session commits before the response goes out: a failed commit is a 503, never a
+    200 for a decision that was not stored."""
+    ids = _seed(store)
+
+    def lose_the_connection(_session: object) -> None:
+        raise OperationalError("COMMIT", {}, ConnectionError("server closed the connection"))
+
+    event.listen(store.sessions, "before_commit", lose_the_connection)
+    try:
+        response = client.post(f"/proposals/{ids['draft']}/decision",
+                               json={"decision": "approve"})
+    finally:
+        event.remove(store.sessions, "before_commit", lose_the_connection)
+    assert response.status_code == 503
+    assert response.json()["code"] == "store"
+    with store.session() as session:
+        assert service.decision_for(session=session, proposal_id=ids["draft"]) is None
+        assert session.scalars(select(OutboxEmail)).all() == []
+    # Nothing was lost: the same decision goes through once the database is back.
+    assert client.post(f"/proposals/{ids['draft']}/decision",
+                       json={"decision": "approve"}).status_code == 200
+
+
+def test_a_worker_works_on_at_most_its_concurrency_and_queues_the_rest() -> None:
+    inside = peak = 0
+
+    async def slow_app(scope: Scope, receive: Receive, send: Send) -> None:
+        nonlocal inside, peak
+        inside += 1
+        peak = max(peak, inside)
+        await anyio.sleep(0.02)
+        inside -= 1
+        await JSONResponse({"ok": True})(scope, receive, send)
+
+    async def main() -> list[int]:
+        transport = httpx.ASGITransport(app=InLine(slow_app, limit=3))
+        async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+            responses = await asyncio.gather(*(client.get("/") for _ in range(12)))
+        return [r.status_code for r in responses]
+
+    assert asyncio.run(main()) == [200] * 12
+    assert peak == 3
+
+
+def test_the_store_keeps_a_connection_open_per_concurrent_request(store_url: str) -> None:
+    store = Store.open(store_url, connections=12)
+    try:
+        assert store.engine.pool.size() == 12  # type: ignore[attr-defined]
+    finally:
+        store.close()

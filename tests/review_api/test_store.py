@@ -9,8 +9,10 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from review_api import service
+from review_api.errors import ConflictError
+from review_api.schemas import DecisionIn
 from review_api.store.db import Store, is_current
-from review_api.store.models import AuditEvent, Base, Proposal
+from review_api.store.models import AuditEvent, Base, Decision, OutboxEmail, Proposal
 
 NOW = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 
@@ -93,3 +95,32 @@ def test_two_writers_on_one_proposal_cannot_both_win(store: Store) -> None:
     second.close()
     with store.session() as session:
         assert session.get_one(Proposal, proposal_id).state == "approved"
+
+
+def test_two_reps_deciding_one_proposal_at_once_leave_one_decision(store: Store) -> None:
+    """Both read it pending; the first to commit wins, the second writes nothing at all."""
+    with store.session() as session:
+        proposal, _ = service.create_proposal(
+            session=session, key="draft:L1:1", kind="draft", crm_id="L1", owner_id="U1",
+            payload={"subject": "s", "body": "b", "to": "a@b.example"},
+            expires_at=NOW + timedelta(hours=1))
+        proposal_id = proposal.id
+    with store.sessions() as first, store.sessions() as second:
+        seen_by_first = first.get_one(Proposal, proposal_id)
+        seen_by_second = second.get_one(Proposal, proposal_id)
+        service.decide(session=first, proposal=seen_by_first, now=NOW, source="api",
+                       decision=DecisionIn(decision="approve", decided_by="U1"))
+        first.commit()
+        with pytest.raises(ConflictError):
+            # The UPDATE is guarded by the state and version read: PostgreSQL re-checks
+            # them on the row as committed; SQLite starts its write transaction only now.
+            service.decide(session=second, proposal=seen_by_second, now=NOW, source="api",
+                           decision=DecisionIn(decision="reject", reason="no", decided_by="U2"))
+        second.rollback()
+    with store.session() as session:
+        assert session.get_one(Proposal, proposal_id).state == "approved"
+        assert [d.decided_by for d in session.scalars(select(Decision))] == ["U1"]
+        assert len(session.scalars(select(OutboxEmail)).all()) == 1
+        events = session.scalars(select(AuditEvent.event).where(
+            AuditEvent.proposal_id == proposal_id)).all()
+        assert events == ["proposed", "decision_approved"]
