@@ -9,13 +9,15 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
 
 from drafting import TemplateDrafter
 from drafting.guardrails import load_product_facts, review_draft
 from drafting.policy import explain, load_policy, parse_policy
 from review_api import service
-from review_api.deps import AdminDep, NowDep, SessionDep
+from review_api.deps import AdminDep, NowDep
 from review_api.errors import ReviewError
+from review_api.keys import Principal
 from review_api.schemas import ErrorOut
 from scoring.preview import diff_weights, preview
 from scoring.registry import WeightsRegistry, weights_in_force
@@ -70,9 +72,12 @@ class WeightsIn(BaseModel):
 
 
 @router.get("/weights", response_model=WeightsOut, responses=ERRORS)
-def get_weights(request: Request, _who: AdminDep) -> WeightsOut:
+async def get_weights(request: Request, caller: AdminDep) -> WeightsOut:
     """The weights the pipeline scores with, and every published version."""
-    files = _files(request)
+    return await caller.run(lambda _session, _who: _weights(_files(request)))
+
+
+def _weights(files: AdminFiles) -> WeightsOut:
     weights, text, source = weights_in_force(files.data_dir, files.weights_file)
     versions = WeightsRegistry(files.data_dir).versions()
     return WeightsOut(version=weights.version, source=source, text=text,
@@ -81,21 +86,29 @@ def get_weights(request: Request, _who: AdminDep) -> WeightsOut:
 
 
 @router.post("/weights/preview", responses=ERRORS)
-def preview_weights(body: WeightsIn, request: Request, session: SessionDep, _who: AdminDep,
-                    now: NowDep) -> dict[str, Any]:
+async def preview_weights(body: WeightsIn, request: Request, caller: AdminDep,
+                          now: NowDep) -> dict[str, Any]:
     """What the candidate weights would do to the current leads, before publishing."""
-    files = _files(request)
-    current, _, _ = weights_in_force(files.data_dir, files.weights_file)
-    candidate = parse_weights(body.text, source="request body")
-    result = preview(service.current_leads(session=session), current, candidate, now=now)
-    return {"from": current.version, "to": candidate.version,
-            "changes": diff_weights(current, candidate), **asdict(result)}
+
+    def work(session: Session, _who: Principal) -> dict[str, Any]:
+        files = _files(request)
+        current, _, _ = weights_in_force(files.data_dir, files.weights_file)
+        candidate = parse_weights(body.text, source="request body")
+        result = preview(service.current_leads(session=session), current, candidate, now=now)
+        return {"from": current.version, "to": candidate.version,
+                "changes": diff_weights(current, candidate), **asdict(result)}
+
+    return await caller.run(work)
 
 
 @router.post("/weights", status_code=201, responses=ERRORS)
-def publish_weights(body: WeightsIn, request: Request, who: AdminDep) -> dict[str, Any]:
+async def publish_weights(body: WeightsIn, request: Request,
+                          caller: AdminDep) -> dict[str, Any]:
     """Validate and publish a new weights version; the next scoring run uses it."""
-    files = _files(request)
+    return await caller.run(lambda _session, who: _publish(_files(request), body, who))
+
+
+def _publish(files: AdminFiles, body: WeightsIn, who: Principal) -> dict[str, Any]:
     if not body.note.strip():
         raise BadAdminRequestError("say why in 'note': it is kept with the version")
     record = WeightsRegistry(files.data_dir).publish(body.text, author=who.actor,
@@ -121,20 +134,26 @@ class BadAdminRequestError(ReviewError):
 
 
 @router.get("/policy", responses=ERRORS)
-def get_policy(request: Request, _who: AdminDep) -> dict[str, str]:
+async def get_policy(request: Request, caller: AdminDep) -> dict[str, str]:
     """The escalation rules in force, as text."""
-    files = _files(request)
+    return await caller.run(lambda _session, _who: _policy(_files(request)))
+
+
+def _policy(files: AdminFiles) -> dict[str, str]:
     policy = load_policy(files.policy_file)
     return {"path": policy.path, "text": Path(policy.path).read_text("utf-8")
             if Path(policy.path).is_file() else ""}
 
 
 @router.post("/policy/check", responses=ERRORS)
-def check_policy(body: RulesIn, request: Request, session: SessionDep,
-                 _who: AdminDep) -> dict[str, Any]:
+async def check_policy(body: RulesIn, request: Request, caller: AdminDep) -> dict[str, Any]:
     """Parse rules and say what each would do on the current leads (nothing is saved)."""
+    return await caller.run(lambda session, _who: _check_policy(request, session, body.text))
+
+
+def _check_policy(request: Request, session: Session, text: str) -> dict[str, Any]:
     files = _files(request)
-    policy = parse_policy(body.text, "request body")
+    policy = parse_policy(text, "request body")
     sheet = load_product_facts(files.product_facts_file)
     leads = service.current_leads(session=session)
     effects = explain(policy, leads, drafter=TemplateDrafter(files.templates_file),

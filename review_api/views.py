@@ -13,6 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from connectors.errors import ConnectorError
 from connectors.hubspot.webhooks import (
@@ -27,7 +28,6 @@ from review_api.deps import (
     DeciderDep,
     NowDep,
     ReaderDep,
-    SessionDep,
     get_store,
 )
 from review_api.errors import BadRequestError, ReviewError
@@ -64,7 +64,7 @@ KeyId = Annotated[int, Path(ge=1, le=MAX_ID, description="The key's id.")]
 
 
 @router.get("/healthz", tags=["operations"])
-def healthz() -> dict[str, str]:
+async def healthz() -> dict[str, str]:
     """The process is up."""
     return {"status": "ok"}
 
@@ -87,24 +87,26 @@ def readyz(request: Request, response: Response) -> dict[str, str]:
 
 
 @router.get("/health", tags=["operations"], include_in_schema=False)
-def health(session: SessionDep) -> dict[str, str]:
+def health(request: Request) -> dict[str, str]:
     """Kept for old probes: the database answers."""
-    session.execute(text("SELECT 1"))
+    with get_store(request).session() as session:
+        session.execute(text("SELECT 1"))
     return {"status": "ok"}
 
 
 @router.get("/metrics", tags=["operations"], responses=ERRORS,
             response_class=Response)
-def metrics(request: Request, _who: AnalystDep) -> Response:
+async def metrics(request: Request, caller: AnalystDep) -> Response:
     """Prometheus metrics (analyst or admin key)."""
     registry = request.app.state.metrics.registry
-    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    # The proposal gauges are counted in the store at scrape time.
+    text = await caller.run(lambda _session, _who: generate_latest(registry))
+    return Response(text, media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/proposals", response_model=list[ProposalOut], responses=ERRORS)
-def list_proposals(
-    session: SessionDep,
-    who: ReaderDep,
+async def list_proposals(
+    caller: ReaderDep,
     now: NowDep,
     state: States | None = None,
     kind: Literal["draft", "score_override"] | None = None,
@@ -114,22 +116,30 @@ def list_proposals(
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> list[ProposalOut]:
     """Proposals, newest first; a rep sees only their own and those assigned to them."""
-    rows = service.list_proposals(
-        session=session, state=state, kind=kind, owner_id=owner_id, limit=limit,
-        offset=offset, visible_to=who.owner_id if who.role is Role.REP else None,
-        awake_at=None if include_snoozed else now,
-    )
-    return [ProposalOut.model_validate(row) for row in rows]
+
+    def work(session: Session, who: Principal) -> list[ProposalOut]:
+        rows = service.list_proposals(
+            session=session, state=state, kind=kind, owner_id=owner_id, limit=limit,
+            offset=offset, visible_to=who.owner_id if who.role is Role.REP else None,
+            awake_at=None if include_snoozed else now,
+        )
+        return [ProposalOut.model_validate(row) for row in rows]
+
+    return await caller.run(work)
 
 
 @router.get("/proposals/{proposal_id}", response_model=ProposalDetail, responses=ERRORS)
-def get_proposal(proposal_id: ProposalId, session: SessionDep, who: ReaderDep) -> ProposalDetail:
+async def get_proposal(proposal_id: ProposalId, caller: ReaderDep) -> ProposalDetail:
     """One proposal with its decision."""
-    proposal = service.get_visible(session=session, proposal_id=proposal_id, principal=who)
-    detail = ProposalDetail.model_validate(proposal)
-    label = service.decision_for(session=session, proposal_id=proposal_id)
-    detail.decision = DecisionOut.model_validate(label) if label else None
-    return detail
+
+    def work(session: Session, who: Principal) -> ProposalDetail:
+        proposal = service.get_visible(session=session, proposal_id=proposal_id, principal=who)
+        detail = ProposalDetail.model_validate(proposal)
+        label = service.decision_for(session=session, proposal_id=proposal_id)
+        detail.decision = DecisionOut.model_validate(label) if label else None
+        return detail
+
+    return await caller.run(work)
 
 
 def _decide(request: Request, session: Session, proposal_id: int, decision: DecisionIn,
@@ -145,10 +155,11 @@ def _decide(request: Request, session: Session, proposal_id: int, decision: Deci
 
 
 @router.post("/proposals/{proposal_id}/decision", response_model=DecisionOut, responses=ERRORS)
-def decide(proposal_id: ProposalId, decision: DecisionIn, request: Request, session: SessionDep,
-           who: DeciderDep, now: NowDep) -> DecisionOut:
+async def decide(proposal_id: ProposalId, decision: DecisionIn, request: Request,
+                 caller: DeciderDep, now: NowDep) -> DecisionOut:
     """Approve (optionally with an edited text or score) or reject with a reason."""
-    return _decide(request, session, proposal_id, decision, who, now)
+    return await caller.run(
+        lambda session, who: _decide(request, session, proposal_id, decision, who, now))
 
 
 class SnoozeIn(BaseModel):
@@ -159,14 +170,19 @@ class SnoozeIn(BaseModel):
 
 
 @router.post("/proposals/{proposal_id}/snooze", response_model=ProposalOut, responses=ERRORS)
-def snooze(proposal_id: ProposalId, body: SnoozeIn, session: SessionDep, who: DeciderDep,
-           now: NowDep) -> ProposalOut:
+async def snooze(proposal_id: ProposalId, body: SnoozeIn, caller: DeciderDep,
+                 now: NowDep) -> ProposalOut:
     """Snooze a pending proposal (never past its expiry)."""
-    proposal = service.get_visible(session=session, proposal_id=proposal_id, principal=who)
     until = body.until if body.until.tzinfo else body.until.replace(tzinfo=now.tzinfo)
-    service.snooze(session=session, proposal=proposal, until=until, actor=who.actor, now=now)
-    session.flush()
-    return ProposalOut.model_validate(proposal)
+
+    def work(session: Session, who: Principal) -> ProposalOut:
+        proposal = service.get_visible(session=session, proposal_id=proposal_id, principal=who)
+        service.snooze(session=session, proposal=proposal, until=until, actor=who.actor,
+                       now=now)
+        session.flush()
+        return ProposalOut.model_validate(proposal)
+
+    return await caller.run(work)
 
 
 class BulkItem(DecisionIn):
@@ -193,39 +209,48 @@ class Receipt(BaseModel):
 
 
 @router.post("/decisions", response_model=list[Receipt], responses=ERRORS)
-def bulk_decide(body: BulkIn, request: Request, who: DeciderDep, now: NowDep) -> list[Receipt]:
+async def bulk_decide(body: BulkIn, request: Request, caller: DeciderDep,
+                      now: NowDep) -> list[Receipt]:
     """Decide many proposals; one receipt per item, in order. A refused item stops nothing."""
-    store = get_store(request)
-    receipts = []
-    for item in body.items:
-        decision = DecisionIn.model_validate(item.model_dump(exclude={"proposal_id"}))
-        try:
-            with store.session() as session:  # each item commits or fails alone
-                label = _decide(request, session, item.proposal_id, decision, who, now)
-            receipts.append(Receipt(proposal_id=item.proposal_id, ok=True, decision=label))
-        except ReviewError as exc:
-            receipts.append(Receipt(proposal_id=item.proposal_id, ok=False, code=exc.code,
-                                    message=str(exc)))
-    return receipts
+
+    def work() -> list[Receipt]:
+        who = caller.principal()
+        store = get_store(request)
+        receipts = []
+        for item in body.items:
+            decision = DecisionIn.model_validate(item.model_dump(exclude={"proposal_id"}))
+            try:
+                with store.session() as session:  # each item commits or fails alone
+                    label = _decide(request, session, item.proposal_id, decision, who, now)
+                receipts.append(Receipt(proposal_id=item.proposal_id, ok=True, decision=label))
+            except ReviewError as exc:
+                receipts.append(Receipt(proposal_id=item.proposal_id, ok=False, code=exc.code,
+                                        message=str(exc)))
+        return receipts
+
+    return await run_in_threadpool(work)
 
 
 @router.get("/proposals/{proposal_id}/audit", responses=ERRORS)
-def audit(proposal_id: ProposalId, session: SessionDep, who: ReaderDep) -> dict[str, Any]:
+async def audit(proposal_id: ProposalId, caller: ReaderDep) -> dict[str, Any]:
     """The whole chain for one proposal: lead, score, prompt, draft, decisions, send, outcome."""
-    proposal = service.get_visible(session=session, proposal_id=proposal_id, principal=who)
-    label = service.decision_for(session=session, proposal_id=proposal_id)
-    chain = service.audit_chain(session=session, proposal=proposal)
-    return {
-        "proposal": ProposalOut.model_validate(proposal).model_dump(mode="json"),
-        "decision": DecisionOut.model_validate(label).model_dump(mode="json") if label else None,
-        **chain,
-    }
+
+    def work(session: Session, who: Principal) -> dict[str, Any]:
+        proposal = service.get_visible(session=session, proposal_id=proposal_id, principal=who)
+        label = service.decision_for(session=session, proposal_id=proposal_id)
+        return {
+            "proposal": ProposalOut.model_validate(proposal).model_dump(mode="json"),
+            "decision": (DecisionOut.model_validate(label).model_dump(mode="json")
+                         if label else None),
+            **service.audit_chain(session=session, proposal=proposal),
+        }
+
+    return await caller.run(work)
 
 
 @router.get("/labels", responses=ERRORS, response_class=Response)
-def get_labels(
-    session: SessionDep,
-    _who: AnalystDep,
+async def get_labels(
+    caller: AnalystDep,
     since: Annotated[str | None, Query(
         description="Only decisions at or after this ISO 8601 time, e.g. 2026-11-01T00:00:00Z",
         json_schema_extra={"format": "date-time"})] = None,
@@ -233,15 +258,19 @@ def get_labels(
     format: Literal["csv", "parquet"] = "csv",  # noqa: A002 - the query parameter's name
 ) -> Response:
     """Every decision as a labelled row (analyst or admin key), as CSV or Parquet."""
-    frame = labels.load(session=session, since=_iso_time("since", since), kind=kind)
-    # Lead fields vary by CRM and field map: one JSON object per cell keeps every format
-    # able to hold them (Parquet cannot infer a struct from differing or empty dicts).
-    frame = frame.assign(lead=frame["lead"].map(json.dumps))
-    if format == "parquet":
-        buffer = io.BytesIO()
-        frame.to_parquet(buffer, index=False)
-        return Response(buffer.getvalue(), media_type="application/vnd.apache.parquet")
-    return Response(frame.to_csv(index=False), media_type="text/csv")
+
+    def work(session: Session, _who: Principal) -> Response:
+        frame = labels.load(session=session, since=_iso_time("since", since), kind=kind)
+        # Lead fields vary by CRM and field map: one JSON object per cell keeps every format
+        # able to hold them (Parquet cannot infer a struct from differing or empty dicts).
+        frame = frame.assign(lead=frame["lead"].map(json.dumps))
+        if format == "parquet":
+            buffer = io.BytesIO()
+            frame.to_parquet(buffer, index=False)
+            return Response(buffer.getvalue(), media_type="application/vnd.apache.parquet")
+        return Response(frame.to_csv(index=False), media_type="text/csv")
+
+    return await caller.run(work)
 
 
 def _iso_time(name: str, value: str | None) -> datetime | None:
@@ -280,23 +309,25 @@ class NewKeyOut(KeyOut):
 
 
 @router.post("/admin/keys", response_model=NewKeyOut, status_code=201, responses=ERRORS)
-def create_api_key(body: KeyIn, session: SessionDep, _who: AdminDep) -> NewKeyOut:
+async def create_api_key(body: KeyIn, caller: AdminDep) -> NewKeyOut:
     """Create an API key (admin)."""
-    row, plain = create_key(session=session, role=body.role, owner_id=body.owner_id,
-                            name=body.name)
+    row, plain = await caller.run(lambda session, _who: create_key(
+        session=session, role=body.role, owner_id=body.owner_id, name=body.name))
     return NewKeyOut.model_validate({**KeyOut.model_validate(row).model_dump(), "key": plain})
 
 
 @router.get("/admin/keys", response_model=list[KeyOut], responses=ERRORS)
-def get_api_keys(session: SessionDep, _who: AdminDep) -> list[KeyOut]:
+async def get_api_keys(caller: AdminDep) -> list[KeyOut]:
     """Every API key, without secrets (admin)."""
-    return [KeyOut.model_validate(row) for row in list_keys(session=session)]
+    return await caller.run(lambda session, _who: [
+        KeyOut.model_validate(row) for row in list_keys(session=session)])
 
 
 @router.post("/admin/keys/{key_id}/revoke", response_model=KeyOut, responses=ERRORS)
-def revoke_api_key(key_id: KeyId, session: SessionDep, _who: AdminDep, now: NowDep) -> KeyOut:
+async def revoke_api_key(key_id: KeyId, caller: AdminDep, now: NowDep) -> KeyOut:
     """Revoke an API key (admin); it stops working at once."""
-    return KeyOut.model_validate(revoke(session=session, key_id=key_id, now=now))
+    return await caller.run(lambda session, _who: KeyOut.model_validate(
+        revoke(session=session, key_id=key_id, now=now)))
 
 
 webhook_router = APIRouter(prefix="/webhooks", tags=["webhooks"])
