@@ -17,8 +17,7 @@ def create() -> FastAPI:
     """The review API wired as the settings say, with webhooks that reconcile at once."""
     configure_json_logging()
     settings = load_settings()
-    pipeline = build_pipeline(settings, store=open_store(settings,
-                                                         connections=settings.api_concurrency))
+    pipeline = build_pipeline(settings, store=open_store(settings, for_api=True))
     hooks = Webhooks.from_settings(settings.webhooks, on_task_change=webhook_runner(pipeline))
     files = AdminFiles(data_dir=settings.data_dir, weights_file=settings.weights_path,
                        policy_file=settings.policy_path,

@@ -22,11 +22,15 @@ if TYPE_CHECKING:
 from scoring.weights_registry import weights_in_force
 
 
-def open_store(settings: Settings, *, connections: int | None = None) -> Store:
-    """The store, migrated to the newest schema; ``connections`` sizes its pool."""
+def open_store(settings: Settings, *, for_api: bool = False) -> Store:
+    """The store, migrated to the newest schema; the API's keeps a connection open for each
+    request a worker serves at once, and retries a dropped one instead of pinging."""
     if settings.database_url is None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return Store.open(settings.store_url, connections=connections)
+    if for_api:
+        return Store.open(settings.store_url, connections=settings.api_concurrency,
+                          pre_ping=False)
+    return Store.open(settings.store_url)
 
 
 def open_sandbox(settings: Settings) -> SandboxCRM:

@@ -25,6 +25,7 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -53,8 +54,27 @@ class Caller:
     def session(self) -> Iterator[tuple[Session, Principal]]:
         """One transaction for the request: the key is checked first, in it; it commits when
         the block ends and rolls back if the block raises."""
-        with self.store.session() as session:
-            yield session, self.check(session)
+        with self.store.sessions() as session:
+            who = self._check_first(session)
+            try:
+                yield session, who
+            except BaseException:
+                session.rollback()
+                raise
+            session.commit()
+
+    def _check_first(self, session: Session) -> Principal:
+        # The API's pool does not ping a connection before each use (a round trip per
+        # request). A connection the database dropped since (a restart, an idle timeout)
+        # fails on this, the request's first statement, before anything was done on it:
+        # try once more on a fresh one.
+        try:
+            return self.check(session)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+            session.rollback()
+            return self.check(session)
 
     def check(self, session: Session) -> Principal:
         """The principal behind the key, if it may do this (401 or 403 otherwise)."""
@@ -64,8 +84,8 @@ class Caller:
 
     def principal(self) -> Principal:
         """The checked principal, in a transaction of its own."""
-        with self.store.session() as session:
-            return self.check(session)
+        with self.session() as (_session, who):
+            return who
 
     async def run(self, work: Callable[[Session, Principal], T]) -> T:
         """``work`` in one transaction, in a worker thread, once the key is checked."""

@@ -28,12 +28,14 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str, *, connections: int | None = None) -> Engine:
+def make_engine(url: str, *, connections: int | None = None, pre_ping: bool = True) -> Engine:
     """An engine for ``url``; SQLite files get WAL mode and foreign keys.
 
     ``connections`` is how many connections the pool keeps open (the API sets it to the
     requests a worker serves at once), with a few more allowed for work beside requests.
     Left unset, the pool keeps SQLAlchemy's default of 5 open and closes the rest after use.
+    ``pre_ping`` tests each connection with a round trip before use; the API turns it off
+    and retries a request's first statement instead (review_api.deps.Caller).
     """
     pool: dict[str, Any] = {}
     if connections is not None:
@@ -43,7 +45,7 @@ def make_engine(url: str, *, connections: int | None = None) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 10}, **pool)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, **pool)
+    return create_engine(url, pool_pre_ping=pre_ping, **pool)
 
 
 def alembic_config(url: str) -> Config:
@@ -81,9 +83,10 @@ class Store:
         self.sessions = sessionmaker(engine, expire_on_commit=False)
 
     @classmethod
-    def open(cls, url: str, *, migrate: bool = True, connections: int | None = None) -> Store:
+    def open(cls, url: str, *, migrate: bool = True, connections: int | None = None,
+             pre_ping: bool = True) -> Store:
         """Open the store at ``url``, migrating it to the newest schema first."""
-        engine = make_engine(url, connections=connections)
+        engine = make_engine(url, connections=connections, pre_ping=pre_ping)
         if migrate:
             upgrade(engine)
         return cls(engine)

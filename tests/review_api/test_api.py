@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from fastapi.responses import JSONResponse
 from fastapi.testclient import TestClient
-from sqlalchemy import event, select
+from sqlalchemy import create_engine, event, select, text
 from sqlalchemy.exc import OperationalError
 from starlette.types import Receive, Scope, Send
 
@@ -431,5 +431,35 @@ def test_the_store_keeps_a_connection_open_per_concurrent_request(store_url: str
     store = Store.open(store_url, connections=12)
     try:
         assert store.engine.pool.size() == 12  # type: ignore[attr-defined]
+    finally:
+        store.close()
+
+
+def test_connections_the_database_dropped_cost_no_request(store_url: str) -> None:
+    """The API's pool does not ping before each use; a request whose pooled connection died
+    (a database restart) retries its first statement on a fresh one."""
+    if not store_url.startswith("postgresql"):
+        pytest.skip("SQLite has no server to drop a connection")
+    store = Store.open(store_url, connections=3, pre_ping=False)
+    try:
+        _seed(store)
+        with store.session() as session:
+            key = create_key(session=session, role=Role.REP, owner_id="U1")[1]
+        client = TestClient(create_app(store, clock=lambda: NOW),
+                            headers={"Authorization": f"Bearer {key}"})
+        assert client.get("/proposals").status_code == 200
+        # Three pooled connections, all dropped by the server.
+        held = [store.engine.connect() for _ in range(3)]
+        pids = [conn.connection.dbapi_connection.info.backend_pid  # type: ignore[union-attr]
+                for conn in held]
+        for conn in held:
+            conn.close()
+        with create_engine(store_url).connect() as admin:
+            for pid in pids:
+                admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        responses = [client.get("/proposals") for _ in range(4)]
+        assert [r.status_code for r in responses] == [200] * 4
+        decided = client.post("/proposals/1/decision", json={"decision": "approve"})
+        assert decided.status_code == 200
     finally:
         store.close()
