@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.resources import files
@@ -28,6 +29,43 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+class _OneWriterAtATime:
+    """SQLite lets one connection write at a time; the others wait in its busy handler, which
+    sleeps in steps of up to 100 ms. In one process, writers queue on a lock instead: taken
+    before a connection's first INSERT, UPDATE or DELETE (which is when Python's sqlite3
+    begins the transaction), given back at its commit or rollback, or at the latest when the
+    connection returns to the pool. Between processes the busy handler still decides."""
+
+    WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+
+    def __init__(self, engine: Engine, *, wait_seconds: float) -> None:
+        self.lock = threading.Lock()
+        self.wait_seconds = wait_seconds
+        event.listen(engine, "before_cursor_execute", self.before_statement)
+        event.listen(engine, "commit", self.ended)
+        event.listen(engine, "rollback", self.ended)
+        event.listen(engine.pool, "checkin", self.returned)
+
+    def before_statement(self, conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        info = conn.connection.info
+        if info.get("writing") or not statement.lstrip()[:7].upper().startswith(self.WRITES):
+            return
+        if not self.lock.acquire(timeout=self.wait_seconds):
+            raise StoreError(f"the database stayed busy for {self.wait_seconds:.0f} s")
+        info["writing"] = True
+
+    def ended(self, conn: Any) -> None:
+        self._release(conn.connection.info)
+
+    def returned(self, _dbapi_connection: Any, record: Any) -> None:
+        if record is not None:
+            self._release(record.info)
+
+    def _release(self, info: dict[str, Any]) -> None:
+        if info.pop("writing", False):
+            self.lock.release()
+
+
 def make_engine(url: str, *, connections: int | None = None, pre_ping: bool = True) -> Engine:
     """An engine for ``url``; SQLite files get WAL mode and foreign keys.
 
@@ -44,6 +82,7 @@ def make_engine(url: str, *, connections: int | None = None, pre_ping: bool = Tr
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 10}, **pool)
         event.listen(engine, "connect", _sqlite_pragmas)
+        _OneWriterAtATime(engine, wait_seconds=10)
         return engine
     return create_engine(url, pool_pre_ping=pre_ping, **pool)
 
