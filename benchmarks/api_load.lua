@@ -1,6 +1,6 @@
 -- wrk script for benchmarks/bench_api_load.py; one wrk process runs one mode.
 --   wrk ... -s api_load.lua <base> -- decide <key> <first id> <last id> <race every>
---   wrk ... -s api_load.lua <base> -- list <key>
+--   wrk ... -s api_load.lua <base> -- list <key> <pause ms>
 -- "decide" approves proposals first..last in order, one per request; every <race every>th
 -- request instead posts the id it posted two requests before, which is often still in
 -- flight on another connection: of two deciders exactly one may win, the other gets 409.
@@ -18,6 +18,7 @@ function init(args)
   mode, key = args[1], args[2]
   headers = { ["Authorization"] = "Bearer " .. key, ["Content-Type"] = "application/json" }
   statuses, acked, sent, recent = {}, {}, 0, {}
+  pause = mode == "list" and tonumber(args[3]) or 0
   if mode == "decide" then
     -- wrk threads split the range between them
     -- thread i of n takes ids first + i, first + i + n, ...
@@ -42,6 +43,11 @@ function request()
   end
   return wrk.format("POST", "/proposals/" .. id .. "/decision", headers,
                     '{"decision":"approve"}')
+end
+
+-- each listing connection waits this long between requests: listing is a steady background
+function delay()
+  return pause
 end
 
 function response(status, _, body)
