@@ -41,6 +41,8 @@ LUA = Path(__file__).with_name("api_load.lua")
 TARGET_DECISIONS_PER_S = 300
 TARGET_P99_MS = 100.0
 LIST_CONNECTIONS = 4
+WARM_UP_SECONDS = 3
+WARM_UP_PROPOSALS = 5_000
 REP = "U1"
 
 
@@ -107,7 +109,8 @@ def _wait_ready(base: str, server: subprocess.Popen[bytes], log: Path) -> None:
 def _check_store(url: str, acked: list[int]) -> dict[str, int]:
     store = Store.open(url, migrate=False)
     with store.session() as session:
-        stored = set(session.scalars(select(Decision.proposal_id)))
+        stored = set(session.scalars(select(Decision.proposal_id).where(
+            Decision.proposal_id > WARM_UP_PROPOSALS)))
         twice = select(AuditEvent.proposal_id).where(AuditEvent.event.like("decision_%")) \
             .group_by(AuditEvent.proposal_id).having(func.count() > 1).subquery()
         decided_twice = session.scalar(select(func.count()).select_from(twice)) or 0
@@ -141,10 +144,14 @@ def _run_one(db: str, *, seconds: float, connections: int, list_rate: float,
     server = _serve(url, folder, port, workers)
     try:
         _wait_ready(base, server, folder / "server.log")
+        # Warm up first (each worker's first requests fill its statement caches and open
+        # its connections), on proposals of their own; then the measured run.
+        _wrk(base, WARM_UP_SECONDS, connections, "decide", key, "1",
+                    str(WARM_UP_PROPOSALS), "0")
         # Two load generators at once, each in its own process.
         with ThreadPoolExecutor(2) as pool:
-            deciding = pool.submit(_wrk, base, seconds, connections, "decide", key, "1",
-                                   str(proposals), "10")
+            deciding = pool.submit(_wrk, base, seconds, connections, "decide", key,
+                                   str(WARM_UP_PROPOSALS + 1), str(proposals), "10")
             # A steady background of listings: each connection pauses between requests.
             listing = pool.submit(_wrk, base, seconds, LIST_CONNECTIONS, "list", key,
                                   f"{LIST_CONNECTIONS / list_rate * 1000:.0f}")

@@ -147,9 +147,8 @@ def register(app: typer.Typer) -> None:
         access_log: bool = typer.Option(True, help="Log every request (method, path, status)."),
     ) -> None:
         """Run the review API (uvicorn; JSON logs; CRM webhooks reconcile at once)."""
-        import uvicorn
+        from leadloop.server import serve as run_server
 
         current = settings()  # read now, so a bad setting stops here with one clear line
-        uvicorn.run("leadloop.asgi:create", factory=True, host=host or current.api_host,
-                    port=port or current.api_port, workers=workers, access_log=access_log,
-                    log_config=None)
+        run_server(host=host or current.api_host, port=port or current.api_port,
+                   workers=workers, access_log=access_log)
