@@ -58,8 +58,11 @@ def _listening_socket(host: str, port: int, *, reuse_port: bool = True) -> socke
 
 def _worker(host: str, port: int, access_log: bool) -> None:
     """One worker process: its own socket on the shared port, its own event loop."""
-    sock = _listening_socket(host, port)
     config = uvicorn.Config(APP, factory=True, access_log=access_log, log_config=None)
+    # Build the app first: the kernel hands connections to a socket as soon as it listens,
+    # and a restarted worker should not hold them while it starts.
+    config.load()
+    sock = _listening_socket(host, port)
     uvicorn.Server(config).run(sockets=[sock])
 
 
