@@ -212,12 +212,17 @@ def main() -> None:
                         help="connections posting decisions; one run for each")
     parser.add_argument("--list-rate", type=float, default=60,
                         help="listings of pending proposals per second, at most, beside")
-    parser.add_argument("--workers", type=int, default=2, help="server worker processes")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="server worker processes (default: 1 on SQLite, whose writers "
+                        "take turns anyway, and 2 on PostgreSQL, one per core)")
     parser.add_argument("--proposals", type=int, default=60_000)
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("this benchmark drives the API with wrk: apt-get install wrk")
-    print(f"leadloop serve with {args.workers} workers (its defaults otherwise: access log, "
+    workers = ({"sqlite": 1, "postgresql": 2} if args.workers is None
+               else dict.fromkeys(args.db, args.workers))
+    print(f"leadloop serve with {', '.join(f'{n} worker(s) on {db}' for db, n in workers.items())}"
+          f" (its defaults otherwise: access log, "
           f"JSON logs); wrk posting decisions on the connections below and listing pending "
           f"proposals, up to {args.list_rate:.0f}/s; every 10th decision races another "
           f"connection for the same proposal (the loser gets 409); {args.seconds:.0f} s a run, "
@@ -232,7 +237,7 @@ def main() -> None:
     for db in args.db:
         for connections in args.connections:
             result = _run_one(db, seconds=args.seconds, connections=connections,
-                              list_rate=args.list_rate, workers=args.workers,
+                              list_rate=args.list_rate, workers=workers[db],
                               proposals=args.proposals)
             print(_row(db, connections, result), flush=True)
 
