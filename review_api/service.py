@@ -189,14 +189,17 @@ def decide(
     # guarded by the state and version the proposal was read at, so of two concurrent
     # deciders the second changes no row, gets ConflictError and writes nothing.
     session.flush()  # anything the caller added goes in first, in order
+    changed = {"state": new_state.value, "version": proposal.version + 1, "updated_at": utcnow()}
     moved = session.execute(_MOVE, {"proposal_id": proposal.id, "seen_state": state.value,
                                     "seen_version": proposal.version,
-                                    "new_state": new_state.value, "at": utcnow()})
+                                    "new_state": changed["state"], "at": changed["updated_at"]})
     if moved.rowcount != 1:  # type: ignore[attr-defined]
         raise ConflictError(f"someone decided proposal {proposal.id} first; reload it")
-    for name, value in (("state", new_state.value), ("version", proposal.version + 1)):
+    for name, value in changed.items():  # the loaded object says what the row now says
         set_committed_value(proposal, name, value)
-    session.execute(_INSERT_DECISION, _columns(label, Decision))
+    session.execute(_INSERT_DECISION, {column.key: getattr(label, column.key)
+                                       for column in _table(Decision).columns
+                                       if column.key != "id"})
     if email is not None:
         _enqueue(session=session, proposal=proposal, email=email)
     if new_score is not None:
@@ -236,12 +239,6 @@ _INSERT_OUTBOX = insert(_table(OutboxEmail)).values(
 )
 
 
-def _columns(row: Any, model: Any) -> dict[str, Any]:
-    """The column values set on a not-yet-stored ORM row (for a Core insert)."""
-    return {c.key: getattr(row, c.key) for c in model.__table__.columns
-            if c.key in row.__dict__}
-
-
 def tier_for(score: int, thresholds: dict[str, int]) -> str:
     """The tier a score falls in, given thresholds such as {"A": 70, "B": 45, "C": 25}."""
     for tier, floor in sorted(thresholds.items(), key=lambda kv: -kv[1]):
@@ -261,7 +258,7 @@ def _enqueue(*, session: Session, proposal: Proposal, email: EmailText) -> None:
     session.execute(_INSERT_OUTBOX, {
         "proposal_id": proposal.id, "idempotency_key": proposal.key, "crm_id": proposal.crm_id,
         "owner_id": proposal.owner_id, "lead_id": proposal.crm_id,
-        "fallback_to": proposal.payload["to"],
+        "fallback_to": proposal.payload.get("to"),
         "subject": email.subject, "body": email.body, "state": "queued", "attempts": 0,
         "queued_at": utcnow(),
     })
