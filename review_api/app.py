@@ -177,8 +177,9 @@ def create_app(
         return JSONResponse({"code": exc.code, "message": str(exc)}, status_code=422)
 
     @app.exception_handler(IntegrityError)
-    async def integrity(_request: Request, _exc: IntegrityError) -> JSONResponse:
+    async def integrity(_request: Request, exc: IntegrityError) -> JSONResponse:
         # A unique rule caught a concurrent writer that the version check did not.
+        log.warning("integrity error: %s", type(exc.orig).__name__ if exc.orig else exc)
         return JSONResponse(
             {"code": "conflict", "message": "this changed at the same time elsewhere; reload it"},
             status_code=409,
@@ -188,8 +189,9 @@ def create_app(
     async def store_down(_request: Request, exc: DBAPIError) -> JSONResponse:
         log.warning("store error: %s", type(exc.orig).__name__ if exc.orig else exc)
         return JSONResponse(
-            {"code": "store", "message": "the database did not take this request; nothing "
-                                         "was changed, try again"},
+            {"code": "store", "message": "the database did not answer as expected; try "
+                                         "again (a decision that did go through then "
+                                         "answers 409)"},
             status_code=503,
         )
 

@@ -54,13 +54,9 @@ class Caller:
     def session(self) -> Iterator[tuple[Session, Principal]]:
         """One transaction for the request: the key is checked first, in it; it commits when
         the block ends and rolls back if the block raises."""
-        with self.store.sessions() as session:
+        with self.store.sessions() as session:  # closing it rolls back what is not committed
             who = self._check_first(session)
-            try:
-                yield session, who
-            except BaseException:
-                session.rollback()
-                raise
+            yield session, who
             session.commit()
 
     def _check_first(self, session: Session) -> Principal:
