@@ -54,6 +54,21 @@ class TaskDecision(StrEnum):
     REJECTED = "rejected"
 
 
+class TaskOutcome(StrEnum):
+    """What became of a review task's proposal in leadloop, as leadloop marks it on the task.
+
+    An open (pending) task carries no outcome. A task that leadloop closed carries one, so a
+    connector can tell a task the rep completed (approval) from one leadloop closed.
+    """
+
+    APPROVED = "approved"  # decided: the email is queued to send, or the score applied
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    SUPERSEDED = "superseded"
+    CANCELLED = "cancelled"  # not sent: the lead opted out, was deleted or changed address
+    SENT = "sent"
+
+
 @dataclass(frozen=True, slots=True)
 class SyncCursor:
     """Where an incremental read resumes: the CRM's modification stamp plus record id."""
@@ -224,16 +239,23 @@ class Owner:
 
 @dataclass(frozen=True, slots=True)
 class ReviewTaskRequest:
-    """A pending task to create on a lead; ``proposal_key`` makes creation idempotent."""
+    """A pending task to create on a lead; ``proposal_key`` makes creation idempotent.
+
+    The email a draft proposes travels in its own fields (``email_subject``, ``email_body``),
+    which the rep edits; ``notes`` (score, reasons, flags) go in the task's free text and
+    are never read back as part of the email. A score override has no email fields.
+    """
 
     proposal_key: str
     kind: ProposalKind
     lead_crm_id: str
     owner_id: str
     subject: str
-    body: str
+    notes: str
     due_date: date
     proposed_score: int | None = None
+    email_subject: str = ""
+    email_body: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,17 +270,48 @@ class TaskWriteResult:
 
 @dataclass(frozen=True, slots=True)
 class TaskChange:
-    """A review task as it stands now in the CRM, read back during reconcile."""
+    """A review task as it stands now in the CRM, read back during reconcile.
+
+    ``decision`` is REJECTED when the task's decision field says Rejected; APPROVED when it
+    says Approved, or when the task is completed with neither a decision nor a leadloop
+    outcome on it (a rep who completes a review task approves it); None otherwise (open, or
+    closed by leadloop without a decision). ``email_subject`` and ``email_body`` are the
+    email fields as the task holds them now (empty on a score override unless a rep typed
+    into them); ``final_score`` is the rep's own score field.
+    """
 
     task_id: str
     proposal_key: str
     status: TaskStatus
     modified_at: datetime
     decision: TaskDecision | None = None
-    final_text: str | None = None
+    email_subject: str | None = None
+    email_body: str | None = None
     final_score: int | None = None
     reason: str | None = None
     decided_by: str | None = None
+    owner_id: str | None = None
+    outcome: TaskOutcome | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskUpdate:
+    """The state leadloop wants a review task in, set whole: applying it twice is harmless.
+
+    ``open`` True makes the task 'Not Started' with no decision (a reassignment to whoever
+    must decide now, or a refused approval handed back); False completes it with
+    ``decision`` (None clears the field) and ``outcome``. ``owner_id`` is who the task is
+    assigned to; ``note`` is what the rep reads about why leadloop changed the task (it is
+    written to its own field, replacing the last note, never appended to the rep's text).
+    """
+
+    task_id: str
+    proposal_key: str
+    owner_id: str
+    open: bool
+    decision: TaskDecision | None
+    outcome: TaskOutcome | None
+    note: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,6 +378,15 @@ class CRMConnector(Protocol):
 
     def fetch_task_changes(self, *, since: SyncCursor | None) -> Iterator[TaskChange]:
         """Review tasks changed at or after ``since``, in (modified_at, task_id) order."""
+        ...
+
+    def update_review_tasks(self, updates: Sequence[TaskUpdate]) -> list[WriteResult]:
+        """Set review tasks to the given state, in batches; one result (by task id) each."""
+        ...
+
+    def fetch_leads_by_id(self, crm_ids: Sequence[str]) -> list[RawLead]:
+        """The current record of each named lead (deleted ones with ``deleted=True``), read
+        from the CRM now, in batches; ids the CRM does not know are left out."""
         ...
 
     def find_sent_email(self, idempotency_key: str) -> SendResult | None:

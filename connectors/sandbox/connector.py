@@ -16,7 +16,9 @@ from connectors.base import (
     SyncCursor,
     TaskChange,
     TaskDecision,
+    TaskOutcome,
     TaskStatus,
+    TaskUpdate,
     TaskWriteResult,
     WriteResult,
 )
@@ -125,10 +127,10 @@ class SandboxConnector:
             since: where the last read stopped, as for :meth:`fetch_leads`.
 
         Returns:
-            Task changes. A rejected task reads as REJECTED with the rep's reason; any
-            other completed task as APPROVED, with the description as it now stands as
-            ``final_text`` and the final score. Tasks without a proposal key (a rep's own
-            to-dos) are not review tasks and are left out.
+            Task changes, decided as :class:`connectors.base.TaskChange` says, with the
+            email fields as they now stand, the final score, the owner and leadloop's
+            outcome. Tasks without a proposal key (a rep's own to-dos) are not review tasks
+            and are left out.
         """
         after = None if since is None else (since.modified_at, since.last_id)
         while True:
@@ -138,6 +140,34 @@ class SandboxConnector:
             if len(page) < self.page_size:
                 return
             after = (page[-1].modified_at, page[-1].task_id)
+
+    def update_review_tasks(self, updates: Sequence[TaskUpdate]) -> list[WriteResult]:
+        """Set review tasks to the state leadloop holds, in one sandbox transaction.
+
+        Args:
+            updates: the states to set (see :class:`connectors.base.TaskUpdate`).
+
+        Returns:
+            One result per update, by task id; an unknown task or owner gets an error.
+        """
+        results: list[WriteResult] = []
+        for start in range(0, len(updates), self.page_size):
+            results.extend(self.crm.update_review_tasks(updates[start:start + self.page_size]))
+        return results
+
+    def fetch_leads_by_id(self, crm_ids: Sequence[str]) -> list[RawLead]:
+        """The current record of each named lead.
+
+        Args:
+            crm_ids: the leads to read.
+
+        Returns:
+            Raw leads as :meth:`fetch_leads` gives them, deleted ones with ``deleted=True``;
+            unknown ids are left out.
+        """
+        return [RawLead(crm_id=lead.crm_id, modified_at=lead.modified_at, fields=lead.fields,
+                        deleted=lead.deleted)
+                for lead in self.crm.leads_by_ids(crm_ids)]
 
     def find_sent_email(self, idempotency_key: str) -> SendResult | None:
         """The email already sent under this key, if any.
@@ -164,11 +194,15 @@ class SandboxConnector:
 
 
 def _task_change(task: SandboxTask) -> TaskChange:
+    outcome = TaskOutcome(task.outcome) if task.outcome else None
     decision: TaskDecision | None = None
     if task.decision is DecisionValue.REJECTED:
         decision = TaskDecision.REJECTED
-    elif task.status is TaskStatusValue.COMPLETED:
-        # A rep who marks a review task Completed without rejecting it has approved it.
+    elif task.decision is DecisionValue.APPROVED or (
+        task.status is TaskStatusValue.COMPLETED and outcome is None
+    ):
+        # A rep who marks a review task Completed without rejecting it has approved it;
+        # one leadloop closed (it carries an outcome) was not decided by a rep.
         decision = TaskDecision.APPROVED
     assert task.proposal_key is not None  # tasks_after returns review tasks only
     return TaskChange(
@@ -177,8 +211,11 @@ def _task_change(task: SandboxTask) -> TaskChange:
         status=_STATUS[task.status],
         modified_at=task.modified_at,
         decision=decision,
-        final_text=task.description if decision is TaskDecision.APPROVED else None,
+        email_subject=task.email_subject,
+        email_body=task.email_body,
         final_score=task.final_score,
         reason=task.decision_reason,
         decided_by=task.completed_by,
+        owner_id=task.owner_id,
+        outcome=outcome,
     )

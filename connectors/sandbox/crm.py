@@ -33,6 +33,8 @@ from connectors.base import (
     ReviewTaskRequest,
     ScoreWrite,
     SendResult,
+    TaskDecision,
+    TaskUpdate,
     TaskWriteResult,
     WriteResult,
 )
@@ -45,7 +47,7 @@ from connectors.sandbox.errors import (
 from connectors.sandbox.generator import generate_leads, generate_owners
 from connectors.sandbox.importer import read_lead_file, unstorable
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MAX_SUBJECT_CHARS = 255
 # The Lead fields of connectors.base a sandbox lead stores; crm_id and modified_at are
 # the CRM's own and are never taken from a record.
@@ -105,7 +107,11 @@ CREATE TABLE IF NOT EXISTS tasks (
     due_date TEXT,
     completed_by TEXT,
     created_at TEXT NOT NULL,
-    modified_at TEXT NOT NULL
+    modified_at TEXT NOT NULL,
+    email_subject TEXT NOT NULL DEFAULT '',
+    email_body TEXT NOT NULL DEFAULT '',
+    outcome TEXT,
+    leadloop_note TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS tasks_by_stamp ON tasks (modified_at, task_id);
 CREATE INDEX IF NOT EXISTS tasks_by_lead ON tasks (lead_crm_id);
@@ -121,6 +127,12 @@ CREATE TABLE IF NOT EXISTS email_log (
     sent_at TEXT NOT NULL
 );
 """
+_SCHEMA_1_TO_2 = (
+    "ALTER TABLE tasks ADD COLUMN email_subject TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE tasks ADD COLUMN email_body TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE tasks ADD COLUMN outcome TEXT",
+    "ALTER TABLE tasks ADD COLUMN leadloop_note TEXT NOT NULL DEFAULT ''",
+)
 
 
 class TaskStatusValue(StrEnum):
@@ -158,7 +170,12 @@ class SandboxLead:
 
 @dataclass(frozen=True, slots=True)
 class SandboxTask:
-    """A task as a rep sees it in the sandbox; review tasks carry a proposal key."""
+    """A task as a rep sees it in the sandbox; review tasks carry a proposal key.
+
+    A draft's email is in ``email_subject`` and ``email_body``, which the rep edits; the
+    ``description`` holds the notes for the rep. ``outcome`` and ``note`` are leadloop's:
+    what became of the proposal, and why leadloop last changed the task.
+    """
 
     task_id: str
     proposal_key: str | None
@@ -176,6 +193,10 @@ class SandboxTask:
     completed_by: str | None
     created_at: datetime
     modified_at: datetime
+    email_subject: str = ""
+    email_body: str = ""
+    outcome: str | None = None
+    note: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -487,6 +508,16 @@ class SandboxCRM:
             ).fetchall()
         return [_lead_from_row(r) for r in rows]
 
+    def leads_by_ids(self, crm_ids: Sequence[str]) -> list[SandboxLead]:
+        """The named leads as they stand now, deleted ones included; unknown ids are left out."""
+        found: list[SandboxLead] = []
+        with self._lock:
+            for chunk in _chunks(sorted(set(crm_ids))):
+                marks = ", ".join("?" * len(chunk))
+                found.extend(_lead_from_row(r) for r in self._db.execute(
+                    f"SELECT {_LEAD_COLUMNS} FROM leads WHERE crm_id IN ({marks})", list(chunk)))
+        return found
+
     def leads_by_number(
         self, after: int, *, limit: int = 100, deleted: bool = False
     ) -> list[SandboxLead]:
@@ -576,9 +607,10 @@ class SandboxCRM:
                 task_id = f"T{number:06d}"
                 rows.append((
                     number, task_id, key, str(request.kind), request.lead_crm_id,
-                    request.owner_id, request.subject.strip(), request.body,
+                    request.owner_id, request.subject.strip(), request.notes,
                     TaskStatusValue.NOT_STARTED.value, request.proposed_score,
-                    request.due_date.isoformat(), stamp, stamp,
+                    request.due_date.isoformat(), stamp, stamp, request.email_subject,
+                    request.email_body,
                 ))
                 existing[key] = task_id
                 number += 1
@@ -586,7 +618,8 @@ class SandboxCRM:
             db.executemany(
                 "INSERT INTO tasks (seq, task_id, proposal_key, kind, lead_crm_id, owner_id, "
                 "subject, description, status, proposed_score, due_date, created_at, "
-                "modified_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "modified_at, email_subject, email_body) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
         return results
@@ -692,6 +725,53 @@ class SandboxCRM:
             ).fetchall()
         return [_task_from_row(r) for r in rows]
 
+    def update_review_tasks(self, updates: Sequence[TaskUpdate]) -> list[WriteResult]:
+        """Set review tasks to the state leadloop holds, in one transaction; one result each.
+
+        Each update is set whole (status, decision, outcome, owner, note), so applying one
+        twice leaves the task as once. Reopening (``open``) also clears what the rep's
+        refused decision left behind: who completed it, the reason and a final score.
+
+        Args:
+            updates: the states to set.
+
+        Returns:
+            One result per update, by task id; an unknown task or owner gets an error.
+        """
+        with self._write() as db:
+            owners = {r["owner_id"] for r in db.execute("SELECT owner_id FROM owners")}
+            stamp: str | None = None
+            results: list[WriteResult] = []
+            for update in updates:
+                row = db.execute("SELECT task_id, proposal_key FROM tasks WHERE task_id = ?",
+                                 (update.task_id,)).fetchone()
+                error = None
+                if row is None or row["proposal_key"] != update.proposal_key:
+                    error = f"no review task {update.task_id} for {update.proposal_key}"
+                elif update.owner_id not in owners:
+                    error = f"owner {update.owner_id} not found"
+                elif unstorable("note", update.note):
+                    error = "note must be valid text"
+                if error is None:
+                    stamp = stamp or self._next_stamp(db)
+                    if update.open:
+                        db.execute(
+                            "UPDATE tasks SET status = ?, decision = NULL, outcome = NULL, "
+                            "decision_reason = NULL, completed_by = NULL, final_score = NULL, "
+                            "owner_id = ?, leadloop_note = ?, modified_at = ? WHERE task_id = ?",
+                            (TaskStatusValue.NOT_STARTED.value, update.owner_id, update.note,
+                             stamp, update.task_id))
+                    else:
+                        db.execute(
+                            "UPDATE tasks SET status = ?, decision = ?, outcome = ?, "
+                            "owner_id = ?, leadloop_note = ?, modified_at = ? WHERE task_id = ?",
+                            (TaskStatusValue.COMPLETED.value,
+                             _DECISION_VALUE.get(update.decision) if update.decision else None,
+                             update.outcome.value if update.outcome else None, update.owner_id,
+                             update.note, stamp, update.task_id))
+                results.append(WriteResult(update.task_id, ok=error is None, error=error))
+        return results
+
     # -- rep actions --------------------------------------------------------------------
 
     def start_task(self, task_id: str, *, by: str) -> SandboxTask:
@@ -713,9 +793,10 @@ class SandboxCRM:
         return self._rep_edit(task_id, by=by, status=TaskStatusValue.DEFERRED)
 
     def approve_task(
-        self, task_id: str, *, by: str, description: str | None = None
+        self, task_id: str, *, by: str, email_subject: str | None = None,
+        email_body: str | None = None, description: str | None = None,
     ) -> SandboxTask:
-        """A rep approves a task, with their edits to the description if they made any.
+        """A rep approves a task, with their edits to the email or the notes if they made any.
 
         The task becomes 'Completed' / 'Approved'. A score override approved without an
         adjusted score keeps the proposed score as its final score.
@@ -723,7 +804,9 @@ class SandboxCRM:
         Args:
             task_id: the task.
             by: the approving owner's id.
-            description: the text as the rep edited it; None keeps the text as proposed.
+            email_subject: the email's subject as the rep edited it; None keeps it.
+            email_body: the email's body as the rep edited it; None keeps it.
+            description: the notes as the rep edited them; None keeps them.
 
         Raises:
             NotFoundError: no such task or owner.
@@ -731,7 +814,7 @@ class SandboxCRM:
         """
         return self._rep_edit(
             task_id, by=by, status=TaskStatusValue.COMPLETED, decision=DecisionValue.APPROVED,
-            description=description,
+            description=description, email_subject=email_subject, email_body=email_body,
         )
 
     def reject_task(self, task_id: str, *, by: str, reason: str) -> SandboxTask:
@@ -859,7 +942,11 @@ class SandboxCRM:
                     f"{self.path}: was made by a newer leadloop (schema {version}); "
                     "upgrade leadloop to open it"
                 )
-            if version < SCHEMA_VERSION:
+            if version == 1:
+                # Schema 2 gave review tasks their email fields and leadloop's outcome and note.
+                for statement in _SCHEMA_1_TO_2:
+                    db.execute(statement)
+            elif version < SCHEMA_VERSION:
                 # Statement by statement: executescript() would commit the open transaction
                 # and let a second process create the schema at the same time.
                 for statement in _SCHEMA.split(";"):
@@ -978,8 +1065,11 @@ class SandboxCRM:
         description: str | None = None,
         final_score: int | None = None,
         reason: str | None = None,
+        email_subject: str | None = None,
+        email_body: str | None = None,
     ) -> SandboxTask:
-        for name, text in (("description", description), ("reason", reason)):
+        for name, text in (("description", description), ("reason", reason),
+                           ("email_subject", email_subject), ("email_body", email_body)):
             if text is not None and (not isinstance(text, str) or unstorable(name, text)):
                 raise InvalidValueError(f"task {task_id}: {name} must be valid text")
         with self._write() as db:
@@ -998,7 +1088,8 @@ class SandboxCRM:
             completing = status is TaskStatusValue.COMPLETED
             db.execute(
                 "UPDATE tasks SET status = ?, decision = ?, description = ?, final_score = ?, "
-                "decision_reason = ?, completed_by = ?, modified_at = ? WHERE task_id = ?",
+                "decision_reason = ?, completed_by = ?, modified_at = ?, email_subject = ?, "
+                "email_body = ? WHERE task_id = ?",
                 (
                     status.value,
                     decision.value if decision else None,
@@ -1007,6 +1098,8 @@ class SandboxCRM:
                     reason,
                     by if completing else None,
                     self._next_stamp(db),
+                    row["email_subject"] if email_subject is None else email_subject,
+                    row["email_body"] if email_body is None else email_body,
                     task_id,
                 ),
             )
@@ -1014,6 +1107,8 @@ class SandboxCRM:
 
 
 # -- row mapping ------------------------------------------------------------------------
+
+_DECISION_VALUE = {TaskDecision.APPROVED: "Approved", TaskDecision.REJECTED: "Rejected"}
 
 _LEAD_COLUMNS = ", ".join(("crm_id", *LEAD_FIELDS, "score", "tier", "deleted", "modified_at"))
 
@@ -1067,6 +1162,10 @@ def _task_from_row(row: sqlite3.Row) -> SandboxTask:
         completed_by=row["completed_by"],
         created_at=_parse_stamp(row["created_at"]),
         modified_at=_parse_stamp(row["modified_at"]),
+        email_subject=row["email_subject"],
+        email_body=row["email_body"],
+        outcome=row["outcome"],
+        note=row["leadloop_note"],
     )
 
 
@@ -1165,9 +1264,11 @@ def _task_request_problem(
     problem = _subject_problem(request.subject)
     if problem:
         return problem
-    if not isinstance(request.body, str):
-        return "body must be text"
-    for name, text in (("subject", request.subject), ("body", request.body)):
+    for name, text in (("subject", request.subject), ("notes", request.notes),
+                       ("email_subject", request.email_subject),
+                       ("email_body", request.email_body)):
+        if not isinstance(text, str):
+            return f"{name} must be text"
         problem = unstorable(name, text)
         if problem:
             return problem

@@ -28,8 +28,12 @@ class RepActions(Protocol):
         """Approve the task as proposed."""
         ...
 
-    def approve_with_edit(self, task_id: str, *, by: str, text: str) -> None:
-        """Replace the task's text with the rep's edit, and approve."""
+    def approve_with_edit(self, task_id: str, *, by: str, subject: str, body: str) -> None:
+        """Replace the task's email fields with the rep's edit, and approve."""
+        ...
+
+    def approve_with_notes(self, task_id: str, *, by: str, notes: str) -> None:
+        """Rewrite the task's notes (its free text), leave the email alone, and approve."""
         ...
 
     def reject(self, task_id: str, *, by: str, reason: str) -> None:
@@ -89,9 +93,12 @@ class SandboxRep:
     def approve(self, task_id: str, *, by: str) -> None:
         self.crm.approve_task(task_id, by=by)
 
-    def approve_with_edit(self, task_id: str, *, by: str, text: str) -> None:
+    def approve_with_edit(self, task_id: str, *, by: str, subject: str, body: str) -> None:
         self.crm.start_task(task_id, by=by)  # a rep opens the task before editing it
-        self.crm.approve_task(task_id, by=by, description=text)
+        self.crm.approve_task(task_id, by=by, email_subject=subject, email_body=body)
+
+    def approve_with_notes(self, task_id: str, *, by: str, notes: str) -> None:
+        self.crm.approve_task(task_id, by=by, description=notes)
 
     def reject(self, task_id: str, *, by: str, reason: str) -> None:
         self.crm.reject_task(task_id, by=by, reason=reason)

@@ -17,7 +17,9 @@ from connectors.base import (
     SyncCursor,
     TaskChange,
     TaskDecision,
+    TaskOutcome,
     TaskStatus,
+    TaskUpdate,
     parse_lead,
 )
 from connectors.sandbox import generate_leads
@@ -37,11 +39,15 @@ def _cursor(raw: RawLead) -> SyncCursor:
     return SyncCursor(raw.modified_at, raw.crm_id)
 
 
+NOTES = "Score 80 (tier A).\nWhy: visited the pricing page\nProposal: {key}"
+
+
 def _draft(key: str, lead: RawLead, *, subject: str = "Quick question", body: str = "Hi there"
            ) -> ReviewTaskRequest:
     return ReviewTaskRequest(
         proposal_key=key, kind=ProposalKind.DRAFT, lead_crm_id=lead.crm_id,
-        owner_id=lead.fields["owner_id"], subject=subject, body=body, due_date=DUE,
+        owner_id=lead.fields["owner_id"], subject=subject,
+        notes=NOTES.format(key=key), due_date=DUE, email_subject=subject, email_body=body,
     )
 
 
@@ -49,7 +55,7 @@ def _override(key: str, lead: RawLead, *, proposed: int) -> ReviewTaskRequest:
     return ReviewTaskRequest(
         proposal_key=key, kind=ProposalKind.SCORE_OVERRIDE, lead_crm_id=lead.crm_id,
         owner_id=lead.fields["owner_id"], subject="Score change to review",
-        body=f"Proposed score {proposed}", due_date=DUE, proposed_score=proposed,
+        notes=f"Proposed score {proposed}", due_date=DUE, proposed_score=proposed,
     )
 
 
@@ -190,7 +196,7 @@ def test_a_bad_item_in_a_batch_does_not_fail_the_others(
     a, b = list(connector.fetch_leads(since=None))[:2]
     unknown = ReviewTaskRequest(
         proposal_key="p-unknown", kind=ProposalKind.DRAFT, lead_crm_id="NO-SUCH-LEAD",
-        owner_id=a.fields["owner_id"], subject="Hello", body="Hi", due_date=DUE,
+        owner_id=a.fields["owner_id"], subject="Hello", notes="Hi", due_date=DUE,
     )
     results = connector.upsert_review_tasks(
         [_draft("p-a", a), unknown, _draft("p-empty", b, subject="  "), _draft("p-b", b)]
@@ -225,8 +231,11 @@ def test_approval_reads_back_with_the_text_as_proposed(
     assert change.task_id == result.task_id
     assert change.status is TaskStatus.COMPLETED
     assert change.decision is TaskDecision.APPROVED
-    assert change.final_text == "Hi Ana,\nShall we talk?"
+    assert change.email_subject == "Quick question"
+    assert change.email_body == "Hi Ana,\nShall we talk?"
     assert change.decided_by == lead.fields["owner_id"]
+    assert change.owner_id == lead.fields["owner_id"]
+    assert change.outcome is None
 
 
 def test_approval_with_an_edit_reads_back_the_edited_text(
@@ -236,10 +245,24 @@ def test_approval_with_an_edit_reads_back_the_edited_text(
     lead = next(iter(connector.fetch_leads(since=None)))
     (result,) = connector.upsert_review_tasks([_draft("p1", lead, body="Hi Ana")])
     rep.approve_with_edit(str(result.task_id), by=lead.fields["owner_id"],
-                          text="Hello Ana, are you free on Tuesday?")
+                          subject="Tuesday?", body="Hello Ana, are you free on Tuesday?")
     change = _changes(connector)["p1"]
     assert change.decision is TaskDecision.APPROVED
-    assert change.final_text == "Hello Ana, are you free on Tuesday?"
+    assert change.email_subject == "Tuesday?"
+    assert change.email_body == "Hello Ana, are you free on Tuesday?"
+
+
+def test_editing_the_notes_leaves_the_email_fields_as_they_were(
+    connector: CRMConnector, far_leads: LeadAdmin, rep: RepActions
+) -> None:
+    _add(connector, far_leads)
+    lead = next(iter(connector.fetch_leads(since=None)))
+    (result,) = connector.upsert_review_tasks([_draft("p1", lead, body="Hi Ana")])
+    rep.approve_with_notes(str(result.task_id), by=lead.fields["owner_id"],
+                           notes="Score 80 (tier A)\n- - - my own notes, the marker is gone")
+    change = _changes(connector)["p1"]
+    assert change.decision is TaskDecision.APPROVED
+    assert (change.email_subject, change.email_body) == ("Quick question", "Hi Ana")
 
 
 def test_rejection_reads_back_with_its_reason(
@@ -333,3 +356,119 @@ def test_send_email_twice_with_one_key_sends_once(
         OutgoingEmail("proposal-2", added[0], email.to, "Again", "Hi", email.from_owner_id)
     )
     assert other.message_id != first.message_id and not other.already_sent
+
+
+# -- leadloop's updates to review tasks -------------------------------------------------
+
+
+def _update(change: TaskChange | str, key: str, owner: str, *, open: bool,
+            decision: TaskDecision | None = None, outcome: TaskOutcome | None = None,
+            note: str = "") -> TaskUpdate:
+    task_id = change if isinstance(change, str) else change.task_id
+    return TaskUpdate(task_id=task_id, proposal_key=key, owner_id=owner, open=open,
+                      decision=decision, outcome=outcome, note=note)
+
+
+def test_a_task_leadloop_closes_reads_back_closed_with_its_outcome_and_no_decision(
+    connector: CRMConnector, far_leads: LeadAdmin
+) -> None:
+    _add(connector, far_leads)
+    lead = next(iter(connector.fetch_leads(since=None)))
+    owner = str(lead.fields["owner_id"])
+    (result,) = connector.upsert_review_tasks([_draft("p1", lead)])
+    note = "expired in leadloop at 14:02 UTC; nothing was sent"
+    (written,) = connector.update_review_tasks(
+        [_update(str(result.task_id), "p1", owner, open=False, outcome=TaskOutcome.EXPIRED,
+                 note=note)])
+    assert written.ok and written.crm_id == result.task_id and written.error is None
+    change = _changes(connector)["p1"]
+    assert change.status is TaskStatus.COMPLETED
+    assert change.decision is None  # closed by leadloop, not approved by a rep
+    assert change.outcome is TaskOutcome.EXPIRED
+
+
+def test_a_task_closed_with_a_decision_reads_back_that_decision(
+    connector: CRMConnector, far_leads: LeadAdmin, rep: RepActions
+) -> None:
+    _add(connector, far_leads)
+    lead = next(iter(connector.fetch_leads(since=None)))
+    owner = str(lead.fields["owner_id"])
+    (result,) = connector.upsert_review_tasks([_draft("p1", lead)])
+    update = _update(str(result.task_id), "p1", owner, open=False,
+                     decision=TaskDecision.REJECTED, outcome=TaskOutcome.REJECTED,
+                     note="rejected in leadloop by U000003 at 14:02 UTC; nothing was sent")
+    assert [r.ok for r in connector.update_review_tasks([update, update])] == [True, True]
+    change = _changes(connector)["p1"]
+    assert (change.status, change.decision, change.outcome) == (
+        TaskStatus.COMPLETED, TaskDecision.REJECTED, TaskOutcome.REJECTED)
+    assert len(_changes(connector)) == 1
+
+
+def test_reassigning_a_task_moves_it_to_the_new_owner_still_open(
+    connector: CRMConnector, far_leads: LeadAdmin
+) -> None:
+    _add(connector, far_leads)
+    owners = [o.owner_id for o in connector.list_owners()]
+    lead = next(iter(connector.fetch_leads(since=None)))
+    other = next(o for o in owners if o != lead.fields["owner_id"])
+    (result,) = connector.upsert_review_tasks([_draft("p1", lead)])
+    (written,) = connector.update_review_tasks(
+        [_update(str(result.task_id), "p1", other, open=True,
+                 note="needs the manager's approval: over 1,000 employees")])
+    assert written.ok
+    change = _changes(connector)["p1"]
+    assert change.owner_id == other
+    assert change.status is TaskStatus.NOT_STARTED and change.decision is None
+
+
+def test_reopening_a_task_clears_the_reps_decision_and_it_can_be_decided_again(
+    connector: CRMConnector, far_leads: LeadAdmin, rep: RepActions
+) -> None:
+    _add(connector, far_leads)
+    lead = next(iter(connector.fetch_leads(since=None)))
+    owner = str(lead.fields["owner_id"])
+    (result,) = connector.upsert_review_tasks([_draft("p1", lead)])
+    rep.approve(str(result.task_id), by=owner)
+    connector.update_review_tasks([_update(
+        str(result.task_id), "p1", owner, open=True,
+        note="refused: the approved email is empty; edit it or reject the task")])
+    reopened = _changes(connector)["p1"]
+    assert reopened.status is TaskStatus.NOT_STARTED
+    assert reopened.decision is None and reopened.outcome is None
+    rep.reject(str(result.task_id), by=owner, reason="not now")
+    again = _changes(connector)["p1"]
+    assert again.decision is TaskDecision.REJECTED and again.reason == "not now"
+
+
+def test_an_update_of_an_unknown_task_fails_alone(
+    connector: CRMConnector, far_leads: LeadAdmin
+) -> None:
+    _add(connector, far_leads)
+    a, b = list(connector.fetch_leads(since=None))[:2]
+    results = connector.upsert_review_tasks([_draft("p-a", a), _draft("p-b", b)])
+    owner_a, owner_b = str(a.fields["owner_id"]), str(b.fields["owner_id"])
+    written = connector.update_review_tasks([
+        _update(str(results[0].task_id), "p-a", owner_a, open=False,
+                outcome=TaskOutcome.SUPERSEDED),
+        _update("NO-SUCH-TASK", "p-x", owner_a, open=False, outcome=TaskOutcome.EXPIRED),
+        _update(str(results[1].task_id), "p-b", owner_b, open=False,
+                outcome=TaskOutcome.EXPIRED),
+    ])
+    assert [w.ok for w in written] == [True, False, True]
+    assert written[1].error
+    changes = _changes(connector)
+    assert changes["p-a"].outcome is TaskOutcome.SUPERSEDED
+    assert changes["p-b"].outcome is TaskOutcome.EXPIRED
+
+
+def test_leads_read_by_id_show_their_state_in_the_crm_now(
+    connector: CRMConnector, far_leads: LeadAdmin
+) -> None:
+    added = _add(connector, far_leads, n=4)
+    far_leads.update_lead(added[0], email_opt_out=True)
+    far_leads.delete_lead(added[1])
+    found = {r.crm_id: r for r in connector.fetch_leads_by_id([added[0], added[1], added[2]])}
+    assert set(found) == {added[0], added[1], added[2]}
+    assert parse_lead(found[added[0]]).email_opt_out is True
+    assert found[added[1]].deleted
+    assert not found[added[2]].deleted and parse_lead(found[added[2]]).email_opt_out is False

@@ -42,7 +42,8 @@ DUE = date(2025, 6, 8)
 def _request(key: str, lead_id: str, owner_id: str = "U000002", **kw: object) -> ReviewTaskRequest:
     fields: dict[str, object] = {
         "proposal_key": key, "kind": ProposalKind.DRAFT, "lead_crm_id": lead_id,
-        "owner_id": owner_id, "subject": "Quick question", "body": "Hi", "due_date": DUE,
+        "owner_id": owner_id, "subject": "Quick question", "notes": "Score 80", "due_date": DUE,
+        "email_subject": "Quick question", "email_body": "Hi",
     }
     return ReviewTaskRequest(**{**fields, **kw})  # type: ignore[arg-type]
 
@@ -129,9 +130,9 @@ def test_two_objects_on_one_file_see_each_others_writes(tmp_path: Path) -> None:
     connector = SandboxConnector(pipeline_side)
     (result,) = connector.upsert_review_tasks([_request("p1", "L000001")])
     task = review_side.get_task(str(result.task_id))
-    review_side.approve_task(task.task_id, by=task.owner_id, description="edited")
+    review_side.approve_task(task.task_id, by=task.owner_id, email_body="edited")
     (change,) = connector.fetch_task_changes(since=None)
-    assert change.final_text == "edited" and change.status is TaskStatus.COMPLETED
+    assert change.email_body == "edited" and change.status is TaskStatus.COMPLETED
     pipeline_side.close()
     review_side.close()
 
