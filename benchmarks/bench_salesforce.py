@@ -20,7 +20,14 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from connectors.base import ProposalKind, ReviewTaskRequest, ScoreWrite, SyncCursor
+from connectors.base import (
+    ProposalKind,
+    ReviewTaskRequest,
+    ScoreWrite,
+    SyncCursor,
+    TaskOutcome,
+    TaskUpdate,
+)
 from connectors.salesforce.sandbox_link import connect_to_sandbox
 from connectors.sandbox import SandboxCRM
 
@@ -72,18 +79,33 @@ def main() -> None:
                          len(again) * per_call))
 
             targets = leads[:args.tasks]
-            requests = [ReviewTaskRequest(f"bench:{r.crm_id}", ProposalKind.DRAFT, r.crm_id,
-                                          str(r.fields["owner_id"]), "Quick question",
-                                          "Hi,\nshall we talk?", date(2025, 6, 3))
-                        for r in targets]
+            requests = [ReviewTaskRequest(
+                proposal_key=f"bench:{r.crm_id}", kind=ProposalKind.DRAFT,
+                lead_crm_id=r.crm_id, owner_id=str(r.fields["owner_id"]),
+                subject="Review draft: Quick question", notes="Score 80 (tier A)",
+                due_date=date(2025, 6, 3), email_subject="Quick question",
+                email_body="Hi,\nshall we talk?") for r in targets]
             calls, seconds, _ = _measure(rest, lambda: rest.upsert_review_tasks(requests))
             rows.append((f"write back {len(requests):,} review tasks", calls,
                          math.ceil(len(requests) / COLLECTION), len(requests), seconds,
                          len(requests) * per_call))
-            calls, seconds, _ = _measure(rest, lambda: rest.upsert_review_tasks(requests))
+            calls, seconds, created = _measure(rest, lambda: rest.upsert_review_tasks(requests))
             rows.append((f"retry of those {len(requests):,} tasks", calls,
                          math.ceil(len(requests) / COLLECTION), len(requests), seconds,
                          len(requests) * per_call))
+            updates = [TaskUpdate(str(t.task_id), t.proposal_key, req.owner_id, open=False,
+                                  decision=None, outcome=TaskOutcome.EXPIRED,
+                                  note="expired in leadloop")
+                       for t, req in zip(created, requests, strict=True)]
+            calls, seconds, _ = _measure(rest, lambda: rest.update_review_tasks(updates))
+            rows.append((f"close those {len(updates):,} tasks", calls,
+                         math.ceil(len(updates) / COLLECTION), len(updates), seconds,
+                         len(updates) * per_call))
+            wanted = [r.crm_id for r in targets]
+            calls, seconds, _ = _measure(rest, lambda: rest.fetch_leads_by_id(wanted))
+            rows.append((f"read {len(wanted):,} leads by id", calls,
+                         math.ceil(len(wanted) / COLLECTION), len(wanted), seconds,
+                         len(wanted) * per_call))
 
             scores = [ScoreWrite(r.crm_id, 50, "B") for r in leads[:args.scores]]
             calls, seconds, _ = _measure(rest, lambda: rest.write_scores(scores))
@@ -104,7 +126,8 @@ def main() -> None:
         ratio = calls / minimum if minimum else float("nan")
         print(f"{name:<38} {calls:>6} {minimum:>8} {ratio:>6.2f} {naive:>12,} "
               f"{seconds:>7.2f} {naive_seconds:>15.1f}")
-    print("minimum: records / 2,000 per query page, records / 200 per collection call; a bulk "
+    print("minimum: records / 2,000 per query page, records / 200 per collection call and "
+          "per read by id (200 ids an IN list); a bulk "
           "sync's minimum is the REST one, which it beats; its first call is the REST page "
           "that tells the size.")
 

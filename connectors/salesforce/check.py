@@ -7,6 +7,8 @@ from typing import Any
 
 from simple_salesforce.api import Salesforce
 
+from connectors.base import TaskOutcome
+from connectors.salesforce import records
 from connectors.salesforce.config import SalesforceConfig
 from connectors.salesforce.connector import SalesforceConnector
 
@@ -59,6 +61,17 @@ def required_fields(config: SalesforceConfig) -> list[RequiredField]:
                       "Picklist: Pending, Sending, Sent, Failed",
                       "where an email's send stands; Sending after a stop means check "
                       "the mailbox"),
+        RequiredField("Task", names.email_subject, f"Text({records.MAX_EMAIL_SUBJECT})",
+                      "a draft's email subject, as the rep edits it; what is sent"),
+        RequiredField("Task", names.email_body,
+                      f"Long Text Area({records.MAX_EMAIL_BODY})",
+                      "a draft's email body, as the rep edits it; what is sent (the "
+                      "Description holds the rep's notes only)"),
+        RequiredField("Task", names.outcome,
+                      "Picklist: " + ", ".join(o.value for o in TaskOutcome),
+                      "what became of the proposal, set by leadloop when it closes a task"),
+        RequiredField("Task", names.note, f"Long Text Area({records.MAX_NOTE})",
+                      "why leadloop last closed, reassigned or reopened the task"),
     ]
     return needed
 

@@ -107,6 +107,18 @@ class TaskFields(BaseModel):
     final_score: str = Field(default="LeadLoop_Final_Score__c", pattern=_API_NAME)
     email_key: str = Field(default="LeadLoop_Email_Key__c", pattern=_API_NAME)
     send_status: str = Field(default="LeadLoop_Send_Status__c", pattern=_API_NAME)
+    email_subject: str = Field(
+        default="LeadLoop_Email_Subject__c", pattern=_API_NAME,
+        description="A draft's email subject, which the rep edits (Text 255).")
+    email_body: str = Field(
+        default="LeadLoop_Email_Body__c", pattern=_API_NAME,
+        description="A draft's email body, which the rep edits (Long Text Area 32768).")
+    outcome: str = Field(
+        default="LeadLoop_Outcome__c", pattern=_API_NAME,
+        description="What became of the proposal, as leadloop marks a task it closed.")
+    note: str = Field(
+        default="LeadLoop_Note__c", pattern=_API_NAME,
+        description="Why leadloop last changed the task, for the rep to read.")
 
 
 class LeadFields(BaseModel):

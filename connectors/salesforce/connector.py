@@ -42,6 +42,7 @@ from connectors.base import (
     SendResult,
     SyncCursor,
     TaskChange,
+    TaskUpdate,
     TaskWriteResult,
     WriteResult,
 )
@@ -56,6 +57,9 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 COLLECTION_SIZE = 200  # sObject Collections take at most 200 records a call
+# Ids per ``Id IN (...)`` query: about 5,000 characters once URL-encoded, far below
+# Salesforce's limits on a SOQL statement (100,000) and on a request URI (16,384).
+ID_BATCH = 200
 BULK_PAGE = 50_000
 _TRANSIENT_CODES = {"UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE", "REQUEST_RUNNING_TOO_LONG"}
 
@@ -272,6 +276,42 @@ class SalesforceConnector:
             seen.add(raw.crm_id)
             yield raw
 
+    def fetch_leads_by_id(self, crm_ids: Sequence[str]) -> list[RawLead]:
+        """The current record of each named lead, read now: one ``queryAll`` per 200 ids.
+
+        Args:
+            crm_ids: the leads to read; repeats are read once, and an id no Salesforce id
+                could be (it has characters other than letters and digits) is left out
+                rather than sent, as Salesforce would refuse the whole query for it.
+
+        Returns:
+            Raw leads as :meth:`fetch_leads` gives them, through the same field map, in the
+            order first asked for; deleted ones (still in the recycle bin) with
+            ``deleted=True``; ids Salesforce does not know (or has purged) are left out.
+
+        Raises:
+            AuthError, RequestLimitError, QuotaGuardError, ConnectorError: as for
+                :meth:`fetch_leads`; leads of the batches already read are not returned.
+        """
+        ids = records.lead_ids(crm_ids)
+        select = ", ".join(records.lead_select(self.config))
+        found: dict[str, RawLead] = {}
+        for chunk in _chunks(ids, ID_BATCH):
+            quoted = ", ".join(records.soql_string(i) for i in chunk)
+            soql = f"SELECT {select} FROM Lead WHERE Id IN ({quoted})"
+            for page in self._pages(soql, include_deleted=True):
+                for record in page["records"]:
+                    raw = records.raw_lead(record, self.config)
+                    if raw is None:
+                        log.warning("Salesforce Lead %s has no Id or SystemModstamp; skipped",
+                                    record.get("Id"))
+                        continue
+                    found[raw.crm_id] = raw
+        # Salesforce answers with 18-character ids when asked with 15: match either way.
+        by_short = {crm_id[:15]: raw for crm_id, raw in found.items()}
+        ordered = (found.get(i) or (by_short.get(i) if len(i) == 15 else None) for i in ids)
+        return list({raw.crm_id: raw for raw in ordered if raw is not None}.values())
+
     def _pages(self, soql: str, *, include_deleted: bool = False) -> Iterator[dict[str, Any]]:
         """The pages of one SOQL query, following ``nextRecordsUrl``."""
         timeout = self.config.timeout_s
@@ -379,8 +419,9 @@ class SalesforceConnector:
     def upsert_review_tasks(self, tasks: Sequence[ReviewTaskRequest]) -> list[TaskWriteResult]:
         """Create pending review Tasks on their leads, idempotently by proposal id.
 
-        Each Task carries the proposal key in a unique external-id field, and is created
-        through sObject Collections (200 a call, allOrNone=false). A key that already has a
+        Each Task carries the proposal key in a unique external-id field, a draft's email
+        in its two email fields and the notes in its Description, and is created through
+        sObject Collections (200 a call, allOrNone=false). A key that already has a
         Task comes back from Salesforce as DUPLICATE_VALUE naming that Task, which is
         returned with ``created=False``. We create rather than upsert on purpose: an upsert
         of an existing key would overwrite the Task, and with it a rep's edit or decision
@@ -450,10 +491,13 @@ class SalesforceConnector:
             since: where the last read stopped, as for :meth:`fetch_leads`.
 
         Returns:
-            Task changes: a Task whose decision field says Rejected reads as REJECTED with
-            its reason; any other completed Task as APPROVED, with its Description as the
-            final text and the final score field (or, for a score override approved as
-            proposed, the proposed score). Tasks without a proposal id are left out.
+            Task changes, decided as :class:`connectors.base.TaskChange` says: the decision
+            field's Approved or Rejected (with the reason); else a Task completed with no
+            decision and no leadloop outcome is APPROVED; else no decision. Each carries the
+            email fields as they stand now (never the Description, which holds the rep's
+            notes), the owner, leadloop's outcome, and the final score field (or, for a
+            score override approved as proposed, the proposed score). Tasks without a
+            proposal id are left out.
         """
         names = self.config.task_fields
         after = _after(since).replace(" WHERE ", " AND (", 1) + (")" if since else "")
@@ -467,6 +511,54 @@ class SalesforceConnector:
                     since.modified_at, since.last_id):
                 continue
             yield change
+
+    def update_review_tasks(self, updates: Sequence[TaskUpdate]) -> list[WriteResult]:
+        """Set review Tasks to the state leadloop holds, 200 a call (sObject Collections
+        update, allOrNone=false).
+
+        Each Task is set whole: Status (``task_status_open`` or ``task_status_completed``),
+        the decision (null clears it), leadloop's outcome, the owner and leadloop's note;
+        reopening also clears the rep's reason and final score. So applying an update twice
+        leaves the Task as once. An update of a task id given twice in one call is written
+        once, as the last of them says.
+
+        Args:
+            updates: the states to set (see :class:`connectors.base.TaskUpdate`).
+
+        Returns:
+            One result per update, in order, by task id; a Task Salesforce refused (an
+            unknown or deleted Task, an inactive owner, a lock that outlasts the retries)
+            carries its error, and the others are written.
+
+        Raises:
+            AuthError, RequestLimitError, QuotaGuardError, ConnectorError: a whole call
+                failed; updates of the calls before it stand.
+        """
+        results: dict[int, WriteResult] = {}
+        last_of: dict[str, int] = {}
+        for n, update in enumerate(updates):
+            problem = records.update_problem(update)
+            if problem:
+                results[n] = WriteResult(str(update.task_id), ok=False,
+                                         error=f"task {update.task_id}: {problem}")
+            else:
+                last_of[update.task_id] = n
+        pending = [(n, records.update_record(updates[n], self.config))
+                   for n in sorted(last_of.values())]
+        for chunk in _chunks(pending, COLLECTION_SIZE):
+            for n, outcome in self._collection("PATCH", chunk, "task update").items():
+                task_id = updates[n].task_id
+                if outcome.get("success"):
+                    results[n] = WriteResult(task_id, ok=True)
+                else:
+                    errors = outcome.get("errors") or []
+                    results[n] = WriteResult(task_id, ok=False,
+                                             error=f"task {task_id}: {records.error_text(errors)}")
+        for n, update in enumerate(updates):
+            if n not in results:  # an earlier update of a task the batch updated again
+                done = results[last_of[update.task_id]]
+                results[n] = WriteResult(update.task_id, ok=done.ok, error=done.error)
+        return [results[n] for n in range(len(updates))]
 
     # -- email ----------------------------------------------------------------------------
 

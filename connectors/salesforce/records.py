@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -14,7 +14,9 @@ from connectors.base import (
     ReviewTaskRequest,
     TaskChange,
     TaskDecision,
+    TaskOutcome,
     TaskStatus,
+    TaskUpdate,
 )
 from connectors.salesforce.config import SalesforceConfig
 
@@ -28,6 +30,12 @@ SEND_SENT = "Sent"
 SEND_FAILED = "Failed"
 SEND_STATES = (SEND_PENDING, SEND_SENDING, SEND_SENT, SEND_FAILED)
 MAX_DESCRIPTION = 32_000
+MAX_EMAIL_SUBJECT = 255  # Text(255)
+MAX_EMAIL_BODY = 32_768  # Long Text Area(32768)
+MAX_NOTE = 32_768  # Long Text Area(32768)
+# The decision picklist's values, as a rep sees them.
+DECISION_VALUES = {TaskDecision.APPROVED: "Approved", TaskDecision.REJECTED: "Rejected"}
+_SALESFORCE_ID = re.compile(r"^[A-Za-z0-9]{1,18}$")
 _DUPLICATE_ID = re.compile(r"record with id: ?([A-Za-z0-9]+)")
 _TASK_STATUS = {
     "Not Started": TaskStatus.NOT_STARTED,
@@ -146,32 +154,98 @@ def task_problem(request: ReviewTaskRequest) -> str | None:
         return "subject is empty; every task needs one"
     if len(subject) > MAX_SUBJECT:
         return f"subject is {len(subject):,} characters; at most {MAX_SUBJECT}"
-    if not isinstance(request.body, str):
-        return "body must be text"
-    if len(request.body) > MAX_DESCRIPTION:
-        return f"body is {len(request.body):,} characters; a Task holds at most {MAX_DESCRIPTION:,}"
-    if "\x00" in request.body or "\x00" in subject:
-        return "subject or body contains a NUL byte"
+    for name, text, limit in (("notes", request.notes, MAX_DESCRIPTION),
+                              ("email_subject", request.email_subject, MAX_EMAIL_SUBJECT),
+                              ("email_body", request.email_body, MAX_EMAIL_BODY)):
+        if not isinstance(text, str):
+            return f"{name} must be text"
+        if len(text) > limit:
+            return f"{name} is {len(text):,} characters; its Task field holds at most {limit:,}"
+        if "\x00" in text:
+            return f"{name} contains a NUL byte"
+    if "\x00" in subject:
+        return "subject contains a NUL byte"
     return None
 
 
 def task_record(request: ReviewTaskRequest, config: SalesforceConfig) -> dict[str, Any]:
-    """The Task a review request becomes, for a collections create."""
+    """The Task a review request becomes, for a collections create.
+
+    The email goes in its own two fields and the notes in the Description: nothing is
+    ever read back out of the Description, so a rep's edit there cannot reach a prospect.
+    """
     names = config.task_fields
     record: dict[str, Any] = {
         "attributes": {"type": "Task"},
         "WhoId": request.lead_crm_id,
         "OwnerId": request.owner_id,
         "Subject": request.subject.strip(),
-        "Description": request.body,
+        "Description": request.notes,
         "Status": config.task_status_open,
         "ActivityDate": request.due_date.isoformat(),
         names.proposal_id: request.proposal_key,
         names.kind: str(request.kind),
     }
+    if request.email_subject:
+        record[names.email_subject] = request.email_subject
+    if request.email_body:
+        record[names.email_body] = request.email_body
     if request.proposed_score is not None:
         record[names.proposed_score] = request.proposed_score
     return record
+
+
+def update_problem(update: TaskUpdate) -> str | None:
+    """Why this task update cannot be written, found before spending a call on it."""
+    if not isinstance(update.task_id, str) or not _SALESFORCE_ID.match(update.task_id):
+        return f"{update.task_id!r} is not a Salesforce Task id"
+    if not isinstance(update.owner_id, str) or not _SALESFORCE_ID.match(update.owner_id):
+        return f"owner {update.owner_id!r} is not a Salesforce User id"
+    if not isinstance(update.note, str) or "\x00" in update.note:
+        return "note must be text without NUL bytes"
+    return None
+
+
+def update_record(update: TaskUpdate, config: SalesforceConfig) -> dict[str, Any]:
+    """The whole state a task update sets, for a collections update.
+
+    Every field leadloop owns is written, null included, so applying it twice leaves the
+    Task as applying it once. Reopening also clears what the rep's refused decision left:
+    the decision, the reason and the final score.
+    """
+    names = config.task_fields
+    note = update.note
+    if len(note) > MAX_NOTE:
+        note = note[:MAX_NOTE - 1] + "\u2026"  # leadloop's own note: the end matters least
+    record: dict[str, Any] = {
+        "attributes": {"type": "Task"},
+        "id": update.task_id,
+        "OwnerId": update.owner_id,
+        names.note: note or None,
+    }
+    if update.open:
+        record.update({"Status": config.task_status_open, names.decision: None,
+                       names.outcome: None, names.reason: None, names.final_score: None})
+    else:
+        record.update({
+            "Status": config.task_status_completed,
+            names.decision: DECISION_VALUES[update.decision] if update.decision else None,
+            names.outcome: str(update.outcome) if update.outcome else None,
+        })
+    return record
+
+
+def lead_ids(crm_ids: Sequence[str]) -> list[str]:
+    """The ids worth asking Salesforce for: each once, in order, only well-formed ones.
+
+    An id with characters no Salesforce id has cannot name a lead, and inside ``IN (...)``
+    it would make Salesforce refuse the whole query.
+    """
+    seen: dict[str, None] = {}
+    for crm_id in crm_ids:
+        if isinstance(crm_id, str) and _SALESFORCE_ID.match(crm_id):
+            seen.setdefault(crm_id)
+    return list(seen)
 
 
 def send_state(record: Mapping[str, Any], config: SalesforceConfig) -> str:
@@ -187,13 +261,20 @@ def send_state(record: Mapping[str, Any], config: SalesforceConfig) -> str:
 def task_select(config: SalesforceConfig) -> list[str]:
     """The Task fields reconcile reads."""
     names = config.task_fields
-    return ["Id", "Status", "IsClosed", "Description", "LastModifiedById", "SystemModstamp",
+    return ["Id", "Status", "IsClosed", "OwnerId", "LastModifiedById", "SystemModstamp",
             names.proposal_id, names.kind, names.proposed_score, names.decision,
-            names.reason, names.final_score]
+            names.reason, names.final_score, names.email_subject, names.email_body,
+            names.outcome]
 
 
 def task_change(record: Mapping[str, Any], config: SalesforceConfig) -> TaskChange | None:
-    """A review Task as a :class:`TaskChange`; None when it carries no proposal id."""
+    """A review Task as a :class:`TaskChange`; None when it carries no proposal id.
+
+    The decision follows :class:`connectors.base.TaskChange`: the decision field as the
+    rep set it (Approved or Rejected); else a Task completed with no decision and no
+    leadloop outcome is the rep's approval; else none. A decision value outside the
+    picklist's two, or an outcome leadloop does not know, is never read as an approval.
+    """
     names = config.task_fields
     key = record.get(names.proposal_id)
     modified_at = parse_datetime(record.get("SystemModstamp"))
@@ -206,27 +287,40 @@ def task_change(record: Mapping[str, Any], config: SalesforceConfig) -> TaskChan
         status = TaskStatus.COMPLETED if closed else TaskStatus.IN_PROGRESS
     elif closed:
         status = TaskStatus.COMPLETED
+    decision_text = str(record.get(names.decision) or "").strip().lower()
+    outcome_text = str(record.get(names.outcome) or "").strip().lower()
+    outcome = next((o for o in TaskOutcome if o.value == outcome_text), None)
     decision: TaskDecision | None = None
-    if str(record.get(names.decision) or "").lower() == "rejected":
+    if decision_text == "rejected":
         decision = TaskDecision.REJECTED
-    elif status is TaskStatus.COMPLETED:
-        # A rep who completes a review task without rejecting it has approved it.
+    elif decision_text == "approved" or (
+            not decision_text and not outcome_text and status is TaskStatus.COMPLETED):
+        # A rep who completes a review task without rejecting it has approved it; one
+        # leadloop closed carries an outcome and was not decided by a rep.
         decision = TaskDecision.APPROVED
     final_score = _whole(record.get(names.final_score))
     if (decision is TaskDecision.APPROVED and final_score is None
             and record.get(names.kind) == ProposalKind.SCORE_OVERRIDE):
         final_score = _whole(record.get(names.proposed_score))  # approved as proposed
-    description = record.get("Description")
+    # Salesforce keeps no "completed by": the last modifier decided, unless leadloop wrote
+    # the Task last (it carries an outcome), when the modifier is leadloop's own user.
+    decided_by = record.get("LastModifiedById") if decision and not outcome_text else None
+    owner = record.get("OwnerId")
     return TaskChange(
         task_id=str(record["Id"]),
         proposal_key=str(key),
         status=status,
         modified_at=modified_at,
         decision=decision,
-        final_text=(description or "") if decision is TaskDecision.APPROVED else None,
+        email_subject=str(record.get(names.email_subject) or ""),
+        # A text area edited in the browser comes back with CRLF line ends: as the proposed
+        # body had LF, the label would otherwise show every line as edited.
+        email_body=str(record.get(names.email_body) or "").replace("\r\n", "\n"),
         final_score=final_score,
         reason=record.get(names.reason) or None,
-        decided_by=str(record.get("LastModifiedById")) if decision else None,
+        decided_by=str(decided_by) if decided_by else None,
+        owner_id=str(owner) if owner else None,
+        outcome=outcome,
     )
 
 

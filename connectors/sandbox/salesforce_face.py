@@ -8,10 +8,11 @@ listens on 127.0.0.1 only, over HTTPS with a self-signed certificate made at sta
 Served, under ``/services/data/vXX.X/``: ``query`` and ``queryAll`` (the SOQL subset of
 :mod:`connectors.sandbox.salesforce_soql`, paged by ``nextRecordsUrl``), sObject
 Collections create (``POST composite/sobjects``: Tasks, with the proposal id and email key
-as unique external ids) and update (``PATCH``: a Lead's score and tier), ``sobjects/X/describe``,
-``limits``, ``actions/standard/emailSimple`` and Bulk API 2.0 query jobs; and the OAuth
-token endpoint (client credentials and JWT bearer). Every answer carries
-``Sforce-Limit-Info``.
+as unique external ids) and update (``PATCH``: a Lead's score and tier; a review Task's
+status, decision, outcome, owner and note, as leadloop sets them; an email log Task's
+status and send status), ``sobjects/X/describe``, ``limits``,
+``actions/standard/emailSimple`` and Bulk API 2.0 query jobs; and the OAuth token endpoint
+(client credentials and JWT bearer). Every answer carries ``Sforce-Limit-Info``.
 
 Field mapping: Lead ``Email, FirstName, LastName, Title, Company, Industry,
 NumberOfEmployees, Country, LeadSource, Status, OwnerId, HasOptedOutOfEmail, Description
@@ -21,16 +22,23 @@ LeadLoop_Lifetime_Value__c, LeadLoop_Engagement_Events__c`` (JSON text),
 Status, IsClosed, ActivityDate, TaskSubtype, LastModifiedById, CreatedDate, SystemModstamp``
 plus ``LeadLoop_Proposal_Id__c, LeadLoop_Kind__c, LeadLoop_Proposed_Score__c,
 LeadLoop_Decision__c, LeadLoop_Reason__c, LeadLoop_Final_Score__c, LeadLoop_Email_Key__c,
-LeadLoop_Send_Status__c`` and ``CompletedDateTime``. The sandbox's email log shows as
-completed Tasks of subtype Email carrying the key, send status Sent. An email log Task
-created with another send status (Pending, Sending, Failed) is held by the face, not the
-sandbox, and can be updated (``PATCH``: its Status and send status only); when it becomes
-Sent it moves into the sandbox's email log, taking the log's id (``M000001``).
+LeadLoop_Send_Status__c, LeadLoop_Email_Subject__c, LeadLoop_Email_Body__c,
+LeadLoop_Outcome__c, LeadLoop_Note__c`` and ``CompletedDateTime``. A review Task's email
+fields are the sandbox task's ``email_subject`` and ``email_body``, its Description the
+task's notes, its outcome and note the task's ``outcome`` and ``leadloop_note``. The
+sandbox's email log shows as completed Tasks of subtype Email carrying the key, send status
+Sent. An email log Task created with another send status (Pending, Sending, Failed) is held
+by the face, not the sandbox, and can be updated (``PATCH``: its Status and send status
+only); when it becomes Sent it moves into the sandbox's email log, taking the log's id
+(``M000001``).
 
 Known differences from Salesforce: ids are the sandbox's (``L000001``), not 18-character
 ids; a score write does not move the Lead's SystemModstamp (Salesforce's does); only the
-score and tier of a Lead can be updated; JWT assertions are checked for issuer and subject,
-and for their signature only when the face is given the app's public key.
+score and tier of a Lead, and of a Task only the fields leadloop itself updates, can be
+updated (a rep works tasks in the sandbox, not through the face); a review Task's
+LastModifiedById is the rep who completed it, or its owner, never leadloop's user; JWT
+assertions are checked for issuer and subject, and for their signature only when the face
+is given the app's public key.
 """
 
 from __future__ import annotations
@@ -56,7 +64,15 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from connectors.base import OutgoingEmail, ProposalKind, ReviewTaskRequest, ScoreWrite
+from connectors.base import (
+    OutgoingEmail,
+    ProposalKind,
+    ReviewTaskRequest,
+    ScoreWrite,
+    TaskDecision,
+    TaskOutcome,
+    TaskUpdate,
+)
 from connectors.errors import ConnectorError
 from connectors.sandbox import salesforce_soql as soql
 from connectors.sandbox.crm import SandboxCRM, SandboxLead, SandboxTask, SentEmail
@@ -69,6 +85,17 @@ TIER_FIELD = "LeadLoop_Tier__c"
 PROPOSAL_FIELD = "LeadLoop_Proposal_Id__c"
 EMAIL_KEY_FIELD = "LeadLoop_Email_Key__c"
 SEND_STATUS_FIELD = "LeadLoop_Send_Status__c"
+DECISION_FIELD = "LeadLoop_Decision__c"
+REASON_FIELD = "LeadLoop_Reason__c"
+FINAL_SCORE_FIELD = "LeadLoop_Final_Score__c"
+EMAIL_SUBJECT_FIELD = "LeadLoop_Email_Subject__c"
+EMAIL_BODY_FIELD = "LeadLoop_Email_Body__c"
+OUTCOME_FIELD = "LeadLoop_Outcome__c"
+NOTE_FIELD = "LeadLoop_Note__c"
+# What leadloop sets on a review Task (TaskUpdate); the reason and final score only to null.
+_REVIEW_UPDATE_FIELDS = {"Status", "OwnerId", DECISION_FIELD, OUTCOME_FIELD, NOTE_FIELD,
+                         REASON_FIELD, FINAL_SCORE_FIELD}
+_DECISIONS = {"Approved": TaskDecision.APPROVED, "Rejected": TaskDecision.REJECTED}
 
 # (API name, describe type) of every field the face serves; custom ones end in __c.
 LEAD_DESCRIBE: tuple[tuple[str, str], ...] = (
@@ -88,12 +115,15 @@ TASK_DESCRIBE: tuple[tuple[str, str], ...] = (
     ("ActivityDate", "date"), ("TaskSubtype", "picklist"), ("LastModifiedById", "reference"),
     ("CreatedDate", "datetime"), ("SystemModstamp", "datetime"), ("IsDeleted", "boolean"),
     ("CompletedDateTime", "datetime"), (PROPOSAL_FIELD, "string"), ("LeadLoop_Kind__c", "picklist"),
-    ("LeadLoop_Proposed_Score__c", "double"), ("LeadLoop_Decision__c", "picklist"),
-    ("LeadLoop_Reason__c", "textarea"), ("LeadLoop_Final_Score__c", "double"),
+    ("LeadLoop_Proposed_Score__c", "double"), (DECISION_FIELD, "picklist"),
+    (REASON_FIELD, "textarea"), (FINAL_SCORE_FIELD, "double"),
     (EMAIL_KEY_FIELD, "string"), (SEND_STATUS_FIELD, "picklist"),
+    (EMAIL_SUBJECT_FIELD, "string"), (EMAIL_BODY_FIELD, "textarea"),
+    (OUTCOME_FIELD, "picklist"), (NOTE_FIELD, "textarea"),
 )
 USER_FIELDS = ("Id", "Name", "Email", "ManagerId", "IsActive", "UserType")
 _EXTERNAL_IDS = {PROPOSAL_FIELD, EMAIL_KEY_FIELD}
+_LENGTHS = {"string": 255, "picklist": 255, "textarea": 32_768}
 
 
 @dataclass
@@ -258,6 +288,11 @@ class SalesforceFace:
 
     def _rows(self, query: soql.Query, *, include_deleted: bool) -> Iterator[dict[str, Any]]:
         if query.sobject == "Lead":
+            ids = soql.required_values(query.where, "Id")
+            if ids is not None:  # read by id through the sandbox's key, not the whole file
+                for lead in self.crm.leads_by_ids([str(i) for i in ids if i is not None]):
+                    yield _lead_row(lead)
+                return
             yield from self._lead_rows(soql.lower_bound(query.where, "SystemModstamp"),
                                        include_deleted=include_deleted)
         elif query.sobject == "Task":
@@ -422,6 +457,12 @@ class SalesforceFace:
         outcome = self._log_email({**row, SEND_STATUS_FIELD: "Sent"})
         return {**outcome, "id": task_id} if outcome.get("success") else outcome
 
+    def _is_email_log(self, task_id: str) -> bool:
+        with self._lock:
+            if any(row["Id"] == task_id for row in self._email_logs.values()):
+                return True
+        return any(e.message_id == task_id for e in self.crm.sent_emails())
+
     def _plain_task(self, record: Mapping[str, Any]) -> dict[str, Any]:
         try:
             due = record.get("ActivityDate")
@@ -435,9 +476,11 @@ class SalesforceFace:
         return {"id": task_id, "success": True, "errors": []}
 
     def update_records(self, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-        """sObject Collections update: a Lead's score and tier, in one transaction."""
+        """sObject Collections update: a Lead's score and tier, review Tasks as leadloop
+        sets them (each in one sandbox transaction), an email log Task's send status."""
         results: list[dict[str, Any] | None] = [None] * len(records)
         writes: list[tuple[int, ScoreWrite]] = []
+        reviews: list[tuple[int, TaskUpdate]] = []
         for n, record in enumerate(records):
             sobject = (record.get("attributes") or {}).get("type")
             fields = set(record) - {"attributes", "id", "Id"}
@@ -445,7 +488,11 @@ class SalesforceFace:
                 results[n] = _failure("UNABLE_TO_LOCK_ROW",
                                       "unable to obtain exclusive access to this record")
             elif sobject == "Task":
-                results[n] = self._update_email_log(record)
+                review = self._review_update(record)
+                if isinstance(review, TaskUpdate):
+                    reviews.append((n, review))
+                else:
+                    results[n] = review
             elif sobject != "Lead" or not fields <= {SCORE_FIELD, TIER_FIELD}:
                 results[n] = _failure("FIELD_NOT_UPDATEABLE", "the face updates only "
                                       f"{SCORE_FIELD} and {TIER_FIELD} on Lead")
@@ -466,8 +513,65 @@ class SalesforceFace:
                     code = ("ENTITY_IS_DELETED" if "deleted" in str(outcome.error)
                             else "INVALID_CROSS_REFERENCE_KEY")
                     results[n] = _failure(code, str(outcome.error))
+        if reviews:
+            done = self.crm.update_review_tasks([u for _, u in reviews])
+            for (n, update), written in zip(reviews, done, strict=True):
+                results[n] = ({"id": update.task_id, "success": True, "errors": []}
+                              if written.ok else
+                              _failure("INVALID_CROSS_REFERENCE_KEY", str(written.error)))
         return [r if r is not None else _failure("UNKNOWN_EXCEPTION", "no result")
                 for r in results]
+
+    def _review_update(self, record: Mapping[str, Any]) -> TaskUpdate | dict[str, Any]:
+        """A Task update as the sandbox's review task update, or the answer to give instead.
+
+        A field the update leaves out keeps the task's value, as in Salesforce; the sandbox
+        then sets the task whole. A Task that is not a review task is an email log (or
+        nothing the face can update).
+        """
+        task_id = str(record.get("id") or record.get("Id") or "")
+        try:
+            task = self.crm.get_task(task_id)
+        except ConnectorError:
+            if self._is_email_log(task_id):
+                return self._update_email_log(record)
+            return _failure("INVALID_CROSS_REFERENCE_KEY",
+                            f"invalid cross reference id: no Task {task_id}")
+        if task.proposal_key is None:
+            return _failure("FIELD_NOT_UPDATEABLE",
+                            f"the face does not update task {task_id}, a rep's own to-do")
+        changes = {k: v for k, v in record.items() if k not in ("attributes", "id", "Id")}
+        refused = sorted(set(changes) - _REVIEW_UPDATE_FIELDS)
+        if refused:
+            return _failure("FIELD_NOT_UPDATEABLE", "the face updates a review Task's Status, "
+                            f"OwnerId, {DECISION_FIELD}, {OUTCOME_FIELD} and {NOTE_FIELD} "
+                            "(and clears its reason and final score) only", refused)
+        cleared = [f for f in (REASON_FIELD, FINAL_SCORE_FIELD) if changes.get(f) is not None]
+        if cleared:
+            return _failure("FIELD_NOT_UPDATEABLE", "leadloop only clears these", cleared)
+        status = changes.get("Status", task.status.value)
+        if status not in ("Not Started", "Completed"):
+            return _failure("FIELD_INTEGRITY_EXCEPTION", "a review Task is set to 'Not "
+                            f"Started' or 'Completed' by leadloop, not {status!r}", ["Status"])
+        decision_value = changes.get(DECISION_FIELD, task.decision.value if task.decision
+                                     else None)
+        outcome_value = changes.get(OUTCOME_FIELD, task.outcome)
+        if decision_value is not None and decision_value not in _DECISIONS:
+            return _failure("INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+                            f"bad value for restricted picklist field: {decision_value}",
+                            [DECISION_FIELD])
+        if outcome_value is not None and outcome_value not in set(TaskOutcome):
+            return _failure("INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+                            f"bad value for restricted picklist field: {outcome_value}",
+                            [OUTCOME_FIELD])
+        note = changes.get(NOTE_FIELD, task.note)
+        return TaskUpdate(
+            task_id=task.task_id, proposal_key=task.proposal_key,
+            owner_id=str(changes.get("OwnerId") or task.owner_id),
+            open=status != "Completed",
+            decision=_DECISIONS[decision_value] if decision_value else None,
+            outcome=TaskOutcome(outcome_value) if outcome_value else None,
+            note=str(note or ""))
 
     # -- bookkeeping ----------------------------------------------------------------------
 
@@ -656,7 +760,7 @@ class _Handler(BaseHTTPRequestHandler):
         fields = [{"name": name, "type": kind, "label": name.removesuffix("__c"),
                    "custom": name.endswith("__c"), "externalId": name in _EXTERNAL_IDS,
                    "unique": name in _EXTERNAL_IDS, "nillable": name != "Id",
-                   "length": 255 if kind in ("string", "picklist") else 0}
+                   "length": _LENGTHS.get(kind, 0)}
                   for name, kind in table if name not in face.missing_fields]
         self._json(200, {"name": sobject, "label": sobject, "queryable": True,
                          "fields": fields})
@@ -799,10 +903,14 @@ def _task_row(task: SandboxTask) -> dict[str, Any]:
         "CreatedDate": task.created_at, "SystemModstamp": task.modified_at,
         "IsDeleted": False, PROPOSAL_FIELD: task.proposal_key,
         "LeadLoop_Kind__c": task.kind, "LeadLoop_Proposed_Score__c": task.proposed_score,
-        "LeadLoop_Decision__c": task.decision.value if task.decision else None,
-        "LeadLoop_Reason__c": task.decision_reason,
-        "LeadLoop_Final_Score__c": task.final_score, EMAIL_KEY_FIELD: None,
+        DECISION_FIELD: task.decision.value if task.decision else None,
+        REASON_FIELD: task.decision_reason,
+        FINAL_SCORE_FIELD: task.final_score, EMAIL_KEY_FIELD: None,
         SEND_STATUS_FIELD: None,
+        # Salesforce gives an empty text field as null.
+        EMAIL_SUBJECT_FIELD: task.email_subject or None,
+        EMAIL_BODY_FIELD: task.email_body or None,
+        OUTCOME_FIELD: task.outcome or None, NOTE_FIELD: task.note or None,
         "CompletedDateTime": task.modified_at if task.status.value == "Completed" else None,
     }
 
@@ -826,7 +934,9 @@ def _review_request(record: Mapping[str, Any]) -> ReviewTaskRequest:
         proposal_key=str(record[PROPOSAL_FIELD]),
         kind=ProposalKind(record.get("LeadLoop_Kind__c") or ProposalKind.DRAFT),
         lead_crm_id=str(record.get("WhoId") or ""), owner_id=str(record.get("OwnerId") or ""),
-        subject=str(record.get("Subject") or ""), body=str(record.get("Description") or ""),
+        subject=str(record.get("Subject") or ""), notes=str(record.get("Description") or ""),
+        email_subject=str(record.get(EMAIL_SUBJECT_FIELD) or ""),
+        email_body=str(record.get(EMAIL_BODY_FIELD) or ""),
         due_date=date.fromisoformat(due) if due else datetime.now(UTC).date(),
         proposed_score=None if proposed is None else int(proposed),
     )

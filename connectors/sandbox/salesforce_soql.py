@@ -300,6 +300,26 @@ def lower_bound(node: Comparison | BoolOp | None, field_name: str) -> datetime |
     return None
 
 
+def required_values(node: Comparison | BoolOp | None, field_name: str) -> list[Any] | None:
+    """The values ``field`` must take in every match (``field IN (...)`` or ``field = v``,
+    through AND), for a read by key; None when the condition does not pin them."""
+    if isinstance(node, Comparison) and node.field == field_name:
+        if node.op == "IN":
+            return list(node.value)
+        if node.op == "=":
+            return [node.value]
+        return None
+    if isinstance(node, BoolOp) and node.op == "AND":
+        pinned = [v for p in node.parts if (v := required_values(p, field_name)) is not None]
+        if not pinned:
+            return None
+        common = pinned[0]
+        for values in pinned[1:]:
+            common = [v for v in common if v in values]
+        return common
+    return None
+
+
 def order(rows: list[dict[str, Any]], order_by: Sequence[tuple[str, bool]]) -> None:
     """Sort rows in place as ORDER BY says; nulls first ascending, as in SOQL."""
     for name, descending in reversed(order_by):

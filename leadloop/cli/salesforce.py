@@ -18,6 +18,7 @@ def check() -> None:
     """Log in, describe Lead and Task, and list every custom field leadloop needs that is
     missing, with its exact API name and type (docs/salesforce.md says how to create them)."""
     from rich.table import Table
+    from rich.text import Text
 
     current = settings()
     connector = SalesforceConnector.from_config(current.salesforce, smtp=current.smtp)
@@ -32,7 +33,7 @@ def check() -> None:
         console.print(f"daily API requests: {remaining:,} of {limit:,} left; leadloop stops "
                       f"at {current.salesforce.quota_share:.0%} used", highlight=False)
     if not report.missing:
-        console.print("[green]every field leadloop needs is there[/green]")
+        console.print(Text("every field leadloop needs is there", style="green"))
         return
     table = Table("object", "API name", "type to create", "what for",
                   title="missing fields")

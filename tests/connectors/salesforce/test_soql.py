@@ -53,6 +53,18 @@ def test_lower_bound_is_found_only_under_and() -> None:
     assert soql.lower_bound(cursor, "SystemModstamp") == datetime(2025, 6, 1, tzinfo=UTC)
 
 
+def test_values_pinned_by_in_or_equals_under_and() -> None:
+    def pinned(where: str) -> list[object] | None:
+        return soql.required_values(soql.parse(f"SELECT Id FROM Lead WHERE {where}").where, "Id")
+
+    assert pinned("Id IN ('L1', 'L2')") == ["L1", "L2"]
+    assert pinned("Id = 'L1' AND Email != null") == ["L1"]
+    assert pinned("Id IN ('L1', 'L2') AND Id IN ('L2', 'L3')") == ["L2"]
+    assert pinned("Id IN ('L1') OR Email = 'a@x.example'") is None
+    assert pinned("NOT Id IN ('L1')") is None
+    assert pinned("Id > 'L1'") is None
+
+
 @pytest.mark.parametrize(("text", "code"), [
     ("SELECT Shoe__c FROM Lead", "INVALID_FIELD"),
     ("SELECT Id FROM Lead WHERE", "MALFORMED_QUERY"),
