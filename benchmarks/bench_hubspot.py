@@ -22,7 +22,14 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from connectors.base import ProposalKind, ReviewTaskRequest, ScoreWrite, SyncCursor
+from connectors.base import (
+    ProposalKind,
+    ReviewTaskRequest,
+    ScoreWrite,
+    SyncCursor,
+    TaskOutcome,
+    TaskUpdate,
+)
 from connectors.hubspot import HubSpotConnector
 from connectors.sandbox import SandboxCRM, generate_leads
 from connectors.sandbox.hubspot_face import HubSpotFace, sandbox_id
@@ -104,11 +111,15 @@ def run(contacts: int, window_scale: float, big_change: int) -> list[Phase]:
 
             tasks = [ReviewTaskRequest(
                 proposal_key=f"bench-{r.crm_id}", kind=ProposalKind.DRAFT, lead_crm_id=r.crm_id,
-                owner_id=str(r.fields["owner_id"]), subject="Quick question",
-                body="Hi,\nshall we talk?", due_date=date(2025, 6, 3)) for r in full[:1000]]
+                owner_id=str(r.fields["owner_id"]), subject="Review the draft",
+                notes="Score 80 (tier A)\nWhy: visited the pricing page",
+                due_date=date(2025, 6, 3), email_subject="Quick question",
+                email_body="Hi,\nshall we talk?") for r in full[:1000]]
+            written: list[str] = []
 
             def write_tasks() -> bool:
                 results = connector.upsert_review_tasks(tasks)
+                written.extend(str(r.task_id) for r in results)
                 keys = [t.proposal_key for t in crm.list_tasks() if t.proposal_key]
                 return all(r.created for r in results) and len(keys) == len(set(keys)) == 1000
 
@@ -119,6 +130,17 @@ def run(contacts: int, window_scale: float, big_change: int) -> list[Phase]:
                 return not any(r.created for r in results) and len(crm.list_tasks()) == 1000
 
             phases.append(_measure(face, "same 1,000 tasks again", 1000, 10, 1000, retry_tasks))
+
+            def close_tasks() -> bool:
+                updates = [TaskUpdate(task_id, t.proposal_key, t.owner_id, open=False,
+                                      decision=None, outcome=TaskOutcome.EXPIRED,
+                                      note="expired in leadloop; nothing was sent")
+                           for task_id, t in zip(written, tasks, strict=True)]
+                results = connector.update_review_tasks(updates)
+                closed = crm.list_tasks(status="Completed")
+                return all(r.ok for r in results) and len(closed) == 1000
+
+            phases.append(_measure(face, "close 1,000 tasks", 1000, 10, 1000, close_tasks))
             scores = [ScoreWrite(r.crm_id, i % 100, "B") for i, r in enumerate(full[:5000])]
 
             def write_scores() -> bool:
@@ -126,6 +148,16 @@ def run(contacts: int, window_scale: float, big_change: int) -> list[Phase]:
 
             phases.append(_measure(face, "write 5,000 scores", len(scores),
                                    math.ceil(len(scores) / 100), len(scores), write_scores))
+            wanted = [r.crm_id for r in full[:1000]]
+            for record in full[:10]:  # a few archived since: one more call reads them
+                crm.delete_lead(str(sandbox_id("L", record.crm_id)))
+
+            def read_by_id() -> bool:
+                found = connector.fetch_leads_by_id(wanted)
+                return ([r.crm_id for r in found] == wanted
+                        and sum(r.deleted for r in found) == 10)
+
+            phases.append(_measure(face, "read 1,000 leads by id", 1000, 11, 1000, read_by_id))
     return phases
 
 

@@ -1,16 +1,15 @@
 """leadloop's connector to HubSpot: contacts are leads, tasks are review tasks.
 
 Times are epoch milliseconds in UTC on the wire and aware UTC datetimes here; nothing
-reads the machine's local time zone.
+reads the machine's local time zone (see :mod:`connectors.hubspot.wire`). What a review
+task holds on the wire is :mod:`connectors.hubspot.tasks`.
 """
 
 from __future__ import annotations
 
 import heapq
-import html
 import json
 import logging
-import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,15 +18,13 @@ from typing import Any
 from connectors.base import (
     OutgoingEmail,
     Owner,
-    ProposalKind,
     RawLead,
     ReviewTaskRequest,
     ScoreWrite,
     SendResult,
     SyncCursor,
     TaskChange,
-    TaskDecision,
-    TaskStatus,
+    TaskUpdate,
     TaskWriteResult,
     WriteResult,
 )
@@ -38,51 +35,34 @@ from connectors.hubspot.properties import (
     CONTACT_PROPERTY_MAP,
     EMAIL_TO_CONTACT,
     GROUP,
+    PROPOSAL_PROPERTY,
     REP_SCORE_PROPERTY,
     SCORE_PROPERTY,
-    TASK_PROPERTIES,
-    TASK_TO_CONTACT,
     TIER_PROPERTY,
     PropertySpec,
     missing_properties,
     required_properties,
 )
+from connectors.hubspot.tasks import (
+    TASK_READ_PROPERTIES,
+    task_change,
+    task_input,
+    task_problem,
+    update_input,
+    update_problem,
+    wants_rep_score,
+)
+from connectors.hubspot.wire import EPOCH, from_hubspot_time, int_or_none, next_after, to_ms
 from connectors.smtp import SmtpConfig, SmtpSender, message_id_for
 
 log = logging.getLogger(__name__)
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 LIST_PAGE = 100
 SEARCH_PAGE = 200
 BATCH = 100
-_TASK_STATUS = {"NOT_STARTED": TaskStatus.NOT_STARTED, "IN_PROGRESS": TaskStatus.IN_PROGRESS,
-                "WAITING": TaskStatus.IN_PROGRESS, "COMPLETED": TaskStatus.COMPLETED,
-                "DEFERRED": TaskStatus.DEFERRED}
 _OPEN_LEAD_STATUSES = {"NEW", "OPEN", "IN_PROGRESS", "ATTEMPTED_TO_CONTACT", "CONNECTED",
                        "OPEN_DEAL", ""}
 _CLOSED_LEAD_STATUSES = {"UNQUALIFIED", "BAD_TIMING"}
-_TAG = re.compile(r"<[^>]+>")
-
-
-def to_ms(moment: datetime) -> int:
-    """Epoch milliseconds of a datetime; a naive one is taken as UTC, never as local time."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return (moment - EPOCH) // timedelta(milliseconds=1)
-
-
-def from_hubspot_time(value: Any) -> datetime | None:
-    """An aware UTC datetime from HubSpot's epoch milliseconds or ISO 8601 text."""
-    if value is None or value == "":
-        return None
-    text = str(value).strip()
-    if text.lstrip("-").isdigit():
-        return EPOCH + timedelta(milliseconds=int(text))
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +165,7 @@ class HubSpotConnector:
                 name = f"{item.get('firstName') or ''} {item.get('lastName') or ''}".strip()
                 owners.append(Owner(str(item["id"]), name or str(item.get("email")),
                                     str(item.get("email") or "")))
-            after = _next_after(body)
+            after = next_after(body)
             if after is None:
                 break
         self._owner_emails = {o.owner_id: o.email for o in owners}
@@ -244,7 +224,7 @@ class HubSpotConnector:
                 raw = self._raw_lead(obj)
                 if raw is not None:
                     yield raw
-            after = _next_after(body)
+            after = next_after(body)
             if after is None:
                 return
 
@@ -274,6 +254,50 @@ class HubSpotConnector:
                 pass  # left as text: parse_lead names the field and the problem
         fields["status"] = _lead_status(props)
         return RawLead(crm_id=crm_id, modified_at=stamp, fields=fields, deleted=deleted)
+
+    def fetch_leads_by_id(self, crm_ids: Sequence[str]) -> list[RawLead]:
+        """The current record of each named contact, read now, 100 contacts a call.
+
+        Contacts batch read (not search, which lags) with the properties a sync reads; the
+        ids it does not find live are then read again as archived ones (HubSpot's
+        ``archived=true`` returns only archived records), so that costs one more call per
+        100 missing ids, and none when every contact is live.
+
+        Args:
+            crm_ids: contact ids; repeats are read once.
+
+        Returns:
+            Raw leads as :meth:`fetch_leads` gives them, in the order asked, archived
+            contacts with ``deleted=True``; ids HubSpot does not know (or not numbers) are
+            left out.
+        """
+        wanted = list(dict.fromkeys(i for i in crm_ids if i.isdigit()))
+        found = self._read_contacts(wanted, archived=False)
+        missing = [i for i in wanted if i not in found]
+        found.update(self._read_contacts(missing, archived=True))
+        return [found[i] for i in wanted if i in found]
+
+    def _read_contacts(self, ids: list[str], *, archived: bool) -> dict[str, RawLead]:
+        found: dict[str, RawLead] = {}
+        properties = self._contact_properties()
+        state = "archived" if archived else "live"
+        for start in range(0, len(ids), BATCH):
+            chunk = ids[start : start + BATCH]
+            try:
+                _, body = self.transport.call(
+                    f"read {len(chunk)} {state} contact(s) by id",
+                    self.transport.contacts_batch.read,
+                    {"inputs": [{"id": i} for i in chunk], "properties": properties},
+                    archived=archived)
+            except HubSpotError as exc:
+                if exc.status == 404:  # none of them found
+                    continue
+                raise
+            for obj in body.get("results", []):
+                raw = self._raw_lead({**obj, "archived": True} if archived else obj)
+                if raw is not None and raw.crm_id in chunk:
+                    found[raw.crm_id] = raw
+        return found
 
     def _search_ordered(
         self, *, what: str, method: Callable[..., Any], stamp_property: str,
@@ -309,7 +333,7 @@ class HubSpotConnector:
                 if stamp is None:
                     stamp = from_hubspot_time(obj.get("updatedAt")) or EPOCH
                 held.append((to_ms(stamp), str(obj["id"]), obj))
-            more = _next_after(body) is not None
+            more = next_after(body) is not None
             top = max((h[0] for h in held), default=floor)
             # Everything stamped before the newest stamp seen is complete: later pages
             # only hold that stamp or later ones.
@@ -392,8 +416,9 @@ class HubSpotConnector:
             if exc.status >= 500 or exc.status == 409:
                 raise
             # A batch HubSpot refuses whole: halve it until the bad records stand alone.
-            if len(chunk) == 1:
-                return {chunk[0][0]: f"contact {chunk[0][1].lead_crm_id}: {exc}"}
+            if len(chunk) == 1 or _refused_for_every_record(exc):
+                why = _refusal(exc)
+                return {i: f"contact {s.lead_crm_id}: {why}" for i, s in chunk}
             middle = len(chunk) // 2
             return {**self._update_scores(chunk[:middle]), **self._update_scores(chunk[middle:])}
         failed: dict[int, str] = {}
@@ -425,7 +450,7 @@ class HubSpotConnector:
         results: dict[str, TaskWriteResult] = {}
         first: dict[str, ReviewTaskRequest] = {}
         for task in tasks:
-            problem = _task_problem(task)
+            problem = task_problem(task)
             if problem:
                 results.setdefault(task.proposal_key or "", TaskWriteResult(
                     task.proposal_key, None, error=problem))
@@ -445,7 +470,7 @@ class HubSpotConnector:
         return out
 
     def _create_tasks(self, batch: list[ReviewTaskRequest]) -> dict[str, TaskWriteResult]:
-        inputs = [self._task_input(task) for task in batch]
+        inputs = [task_input(task) for task in batch]
         try:
             status, body = self.transport.call(
                 f"create {len(batch)} review task(s)", self.transport.tasks_batch.create,
@@ -455,14 +480,15 @@ class HubSpotConnector:
                 return self._create_missing(batch, str(exc))
             if exc.status >= 500:
                 raise
-            if len(batch) == 1:
-                return {batch[0].proposal_key: TaskWriteResult(
-                    batch[0].proposal_key, None, error=str(exc))}
+            if len(batch) == 1 or _refused_for_every_record(exc):
+                why = _refusal(exc)
+                return {t.proposal_key: TaskWriteResult(t.proposal_key, None, error=why)
+                        for t in batch}
             middle = len(batch) // 2
             return {**self._create_tasks(batch[:middle]), **self._create_tasks(batch[middle:])}
         results: dict[str, TaskWriteResult] = {}
         for obj in body.get("results", []):
-            key = (obj.get("properties") or {}).get("leadloop_proposal_id")
+            key = (obj.get("properties") or {}).get(PROPOSAL_PROPERTY)
             if key:
                 results[key] = TaskWriteResult(key, str(obj["id"]), created=True)
         conflicts: list[ReviewTaskRequest] = []
@@ -502,30 +528,14 @@ class HubSpotConnector:
         for start in range(0, len(keys), BATCH):
             _, body = self.transport.call(
                 "read review tasks by proposal id", self.transport.tasks_batch.read,
-                {"idProperty": "leadloop_proposal_id",
+                {"idProperty": PROPOSAL_PROPERTY,
                  "inputs": [{"id": k} for k in keys[start : start + BATCH]],
-                 "properties": ["leadloop_proposal_id"]})
+                 "properties": [PROPOSAL_PROPERTY]})
             for obj in body.get("results", []):
-                key = (obj.get("properties") or {}).get("leadloop_proposal_id")
+                key = (obj.get("properties") or {}).get(PROPOSAL_PROPERTY)
                 if key:
                     found[key] = str(obj["id"])
         return found
-
-    def _task_input(self, task: ReviewTaskRequest) -> dict[str, Any]:
-        due = datetime.combine(task.due_date, datetime.min.time(), UTC)
-        properties: dict[str, str] = {
-            "hs_task_subject": task.subject.strip(), "hs_task_body": task.body,
-            "hs_task_status": "NOT_STARTED",
-            "hs_task_type": "EMAIL" if task.kind is ProposalKind.DRAFT else "TODO",
-            "hubspot_owner_id": task.owner_id, "hs_timestamp": str(to_ms(due)),
-            "leadloop_proposal_id": task.proposal_key,
-        }
-        if task.proposed_score is not None:
-            properties["leadloop_proposed_score"] = str(task.proposed_score)
-        return {"properties": properties, "objectWriteTraceId": task.proposal_key,
-                "associations": [{"to": {"id": task.lead_crm_id}, "types": [{
-                    "associationCategory": "HUBSPOT_DEFINED",
-                    "associationTypeId": TASK_TO_CONTACT}]}]}
 
     def fetch_task_changes(self, *, since: SyncCursor | None) -> Iterator[TaskChange]:
         """Review tasks changed at or after a cursor, in (modified_at, task_id) order.
@@ -534,9 +544,13 @@ class HubSpotConnector:
             since: where the last read stopped, as for :meth:`fetch_leads`.
 
         Returns:
-            Task changes: ``leadloop_decision`` REJECTED reads as rejected with
-            ``leadloop_reason``; any other completed task as approved, with the task body as
-            the final text. An approved score change's final score is the task's
+            Task changes, decided as :class:`connectors.base.TaskChange` says:
+            ``leadloop_decision`` Rejected (with ``leadloop_reason``) or Approved, or a
+            completed task with neither a decision nor a ``leadloop_outcome`` reads as
+            approved. The email is ``leadloop_email_subject`` and the task body as text;
+            the review notes are never read. The owner is ``hubspot_owner_id`` (also who
+            decided: HubSpot keeps no "completed by"), the outcome ``leadloop_outcome``.
+            An approved score change's final score is the task's
             ``leadloop_final_score``; else the contact's ``leadloop_rep_score`` when the rep
             set it after the task was created; else the proposed score. Tasks without a
             proposal id are a rep's own and are left out.
@@ -545,10 +559,8 @@ class HubSpotConnector:
         objects = self._search_ordered(
             what="search review tasks", method=self.transport.tasks_search.do_search,
             stamp_property="hs_lastmodifieddate", since=since,
-            properties=[spec.name for spec in TASK_PROPERTIES] + [
-                "hs_task_status", "hs_task_body", "hs_task_type", "hubspot_owner_id",
-                "hs_lastmodifieddate", "hs_createdate"],
-            filters=[{"propertyName": "leadloop_proposal_id", "operator": "HAS_PROPERTY"}])
+            properties=list(TASK_READ_PROPERTIES),
+            filters=[{"propertyName": PROPOSAL_PROPERTY, "operator": "HAS_PROPERTY"}])
         batch: list[dict[str, Any]] = []
         for obj in objects:
             batch.append(obj)
@@ -559,12 +571,74 @@ class HubSpotConnector:
 
     def _task_changes(self, objects: list[dict[str, Any]],
                       after: tuple[datetime, str] | None) -> Iterator[TaskChange]:
-        rep_scores = self._rep_scores([obj for obj in objects if _wants_rep_score(obj)])
+        rep_scores = self._rep_scores([obj for obj in objects if wants_rep_score(obj)])
         for obj in objects:
-            change = _task_change(obj, rep_score=rep_scores.get(str(obj.get("id"))))
+            change = task_change(obj, rep_score=rep_scores.get(str(obj.get("id"))))
             if change is not None and (after is None or
                                        (change.modified_at, change.task_id) > after):
                 yield change
+
+    def update_review_tasks(self, updates: Sequence[TaskUpdate]) -> list[WriteResult]:
+        """Set review tasks to the state leadloop holds, 100 tasks a call.
+
+        Each task is set whole through the tasks batch update: ``hs_task_status``
+        (NOT_STARTED or COMPLETED), ``leadloop_decision`` and ``leadloop_outcome`` (empty
+        clears them), ``hubspot_owner_id`` and ``leadloop_note``; reopening also clears
+        ``leadloop_reason`` and ``leadloop_final_score``. Applying an update twice leaves
+        the task as once. When one task id appears more than once, the last update wins.
+
+        Args:
+            updates: the states to set (see :class:`connectors.base.TaskUpdate`).
+
+        Returns:
+            One result per update, in order, by task id: a task HubSpot refuses (unknown
+            id, unknown owner, a record error in a 207) gets its error, the others are
+            written. A batch refused whole is split until the bad record stands alone.
+        """
+        errors: dict[int, str] = {}
+        last: dict[str, int] = {}
+        for position, update in enumerate(updates):
+            problem = update_problem(update)
+            if problem:
+                errors[position] = problem
+            else:
+                last[update.task_id] = position  # HubSpot refuses an id twice in one batch
+        pending = [(position, updates[position]) for position in sorted(last.values())]
+        for start in range(0, len(pending), BATCH):
+            errors.update(self._update_tasks(pending[start : start + BATCH]))
+        results: list[WriteResult] = []
+        for position, update in enumerate(updates):
+            source = last.get(update.task_id, position) if position not in errors else position
+            results.append(WriteResult(update.task_id, ok=source not in errors,
+                                       error=errors.get(source)))
+        return results
+
+    def _update_tasks(self, chunk: list[tuple[int, TaskUpdate]]) -> dict[int, str]:
+        try:
+            status, body = self.transport.call(
+                f"update {len(chunk)} review task(s)", self.transport.tasks_batch.update,
+                {"inputs": [update_input(update) for _, update in chunk]})
+        except HubSpotError as exc:
+            if exc.status >= 500 or exc.status == 409:
+                raise
+            # A batch HubSpot refuses whole: halve it until the bad records stand alone.
+            if len(chunk) == 1 or _refused_for_every_record(exc):
+                why = _refusal(exc)
+                return {position: f"task {update.task_id}: {why}"
+                        for position, update in chunk}
+            middle = len(chunk) // 2
+            return {**self._update_tasks(chunk[:middle]), **self._update_tasks(chunk[middle:])}
+        positions = {update.task_id: position for position, update in chunk}
+        failed: dict[int, str] = {}
+        for error in body.get("errors", []):
+            for ident in (error.get("context") or {}).get("ids", []):
+                if str(ident) in positions:
+                    failed[positions[str(ident)]] = f"task {ident}: {error.get('message')}"
+        written = {str(obj.get("id")) for obj in body.get("results", [])}
+        for ident, position in positions.items():
+            if ident not in written and position not in failed:  # report, never assume
+                failed[position] = f"task {ident}: HubSpot returned no outcome (HTTP {status})"
+        return failed
 
     def _rep_scores(self, tasks: list[dict[str, Any]]) -> dict[str, int]:
         """Task id -> the contact's rep score, for tasks whose contact's score the rep set
@@ -593,7 +667,7 @@ class HubSpotConnector:
             dated = [(at, value) for at, value in stamped if at is not None]
             if dated:
                 at, value = max(dated, key=lambda pair: pair[0])
-                latest[str(contact.get("id"))] = (at, _int_or_none(value))
+                latest[str(contact.get("id"))] = (at, int_or_none(value))
         scores: dict[str, int] = {}
         for task in tasks:
             task_id = str(task["id"])
@@ -737,9 +811,22 @@ def _position(raw: RawLead) -> tuple[datetime, str]:
     return (raw.modified_at, raw.crm_id)
 
 
-def _next_after(body: dict[str, Any]) -> str | None:
-    after = ((body.get("paging") or {}).get("next") or {}).get("after")
-    return str(after) if after not in (None, "") else None
+def _refused_for_every_record(exc: HubSpotError) -> bool:
+    """The refusal is about the request, not one record: splitting the batch cannot help.
+
+    A property the account lacks (``leadloop hubspot setup`` not run since an upgrade)
+    fails every record; halving would spend about two calls per record to learn that.
+    """
+    errors = exc.body.get("errors") or []
+    return any(isinstance(e, dict) and e.get("code") == "PROPERTY_DOESNT_EXIST"
+               for e in errors)
+
+
+def _refusal(exc: HubSpotError) -> str:
+    """A batch refusal as one record's error, saying what to do when the admin can fix it."""
+    if _refused_for_every_record(exc):
+        return f"{exc}; run `leadloop hubspot setup` to create the missing properties"
+    return str(exc)
 
 
 def _lead_status(props: dict[str, Any]) -> str:
@@ -751,70 +838,3 @@ def _lead_status(props: dict[str, Any]) -> str:
     if status in _OPEN_LEAD_STATUSES:
         return "open"
     return status.lower()
-
-
-def _task_problem(task: ReviewTaskRequest) -> str | None:
-    if not task.proposal_key or not task.proposal_key.strip():
-        return "proposal_key is empty; every review task needs one"
-    if not task.subject or not task.subject.strip():
-        return "subject is empty; every task needs one"
-    if len(task.subject.strip()) > 255:
-        return f"subject is {len(task.subject.strip()):,} characters; at most 255"
-    if not task.lead_crm_id.isdigit():
-        return f"contact {task.lead_crm_id} not found: HubSpot contact ids are numbers"
-    return None
-
-
-def _body_text(body: str) -> str:
-    """A task body as text: HubSpot's editor saves HTML when a rep edits the body."""
-    if not _TAG.search(body) or not re.search(r"</?(p|br|div|span|b|i|strong|em)\b", body):
-        return body
-    text = re.sub(r"<br\s*/?>", "\n", body, flags=re.IGNORECASE)
-    text = re.sub(r"</(p|div)>", "\n", text, flags=re.IGNORECASE)
-    return html.unescape(_TAG.sub("", text)).strip("\n")
-
-
-def _int_or_none(value: Any) -> int | None:
-    if value in (None, ""):
-        return None
-    try:
-        return int(float(str(value)))
-    except ValueError:
-        return None
-
-
-def _wants_rep_score(obj: dict[str, Any]) -> bool:
-    """An approved score change task with no final score of its own."""
-    props: dict[str, Any] = obj.get("properties") or {}
-    return (str(props.get("hs_task_status") or "") == "COMPLETED"
-            and str(props.get("leadloop_decision") or "").upper() != "REJECTED"
-            and _int_or_none(props.get("leadloop_final_score")) is None
-            and _int_or_none(props.get("leadloop_proposed_score")) is not None)
-
-
-def _task_change(obj: dict[str, Any], *, rep_score: int | None = None) -> TaskChange | None:
-    props: dict[str, Any] = obj.get("properties") or {}
-    key = props.get("leadloop_proposal_id")
-    stamp = from_hubspot_time(props.get("hs_lastmodifieddate")) or from_hubspot_time(
-        obj.get("updatedAt"))
-    if not key or stamp is None:
-        return None
-    status = _TASK_STATUS.get(str(props.get("hs_task_status") or "NOT_STARTED"),
-                              TaskStatus.NOT_STARTED)
-    decision: TaskDecision | None = None
-    if str(props.get("leadloop_decision") or "").upper() == "REJECTED":
-        decision = TaskDecision.REJECTED
-    elif status is TaskStatus.COMPLETED:
-        decision = TaskDecision.APPROVED  # completed without a rejection is an approval
-    final_score = _int_or_none(props.get("leadloop_final_score"))
-    if decision is TaskDecision.APPROVED and final_score is None:
-        final_score = rep_score if rep_score is not None else _int_or_none(
-            props.get("leadloop_proposed_score"))
-    return TaskChange(
-        task_id=str(obj["id"]), proposal_key=str(key), status=status, modified_at=stamp,
-        decision=decision,
-        final_text=_body_text(str(props.get("hs_task_body") or ""))
-        if decision is TaskDecision.APPROVED else None,
-        final_score=final_score, reason=props.get("leadloop_reason") or None,
-        decided_by=str(props.get("hubspot_owner_id")) if decision else None,
-    )

@@ -2,6 +2,12 @@
 
 Lead fields map onto contact properties (overridable with ``property_map`` in the
 settings); a lead's status is read from ``hs_lead_status`` and ``lifecyclestage``.
+
+A review task carries the email a draft proposes in fields of its own: the task body
+(``hs_task_body``) is the email body the rep edits, ``leadloop_email_subject`` its
+subject. The notes for the rep (score, reasons, flags) are in ``leadloop_review_notes``,
+which leadloop writes and never reads back. ``leadloop_outcome`` and ``leadloop_note`` are
+leadloop's own marks: what became of the proposal, and why leadloop last changed the task.
 """
 
 from __future__ import annotations
@@ -10,12 +16,25 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from connectors.base import TaskOutcome
+
 GROUP = "leadloop"
 TASK_TO_CONTACT = 204  # HUBSPOT_DEFINED association type: task -> contact
 EMAIL_TO_CONTACT = 198  # HUBSPOT_DEFINED association type: email -> contact
 SCORE_PROPERTY = "leadloop_score"
 TIER_PROPERTY = "leadloop_tier"
 REP_SCORE_PROPERTY = "leadloop_rep_score"
+# Task properties leadloop writes and reads by name.
+PROPOSAL_PROPERTY = "leadloop_proposal_id"
+DECISION_PROPERTY = "leadloop_decision"
+REASON_PROPERTY = "leadloop_reason"
+FINAL_SCORE_PROPERTY = "leadloop_final_score"
+PROPOSED_SCORE_PROPERTY = "leadloop_proposed_score"
+EMAIL_SUBJECT_PROPERTY = "leadloop_email_subject"
+EMAIL_BODY_PROPERTY = "hs_task_body"  # HubSpot's own: the body a rep sees and edits
+REVIEW_NOTES_PROPERTY = "leadloop_review_notes"
+OUTCOME_PROPERTY = "leadloop_outcome"
+NOTE_PROPERTY = "leadloop_note"
 
 # Lead field -> contact property. HubSpot's own where it has one, leadloop_* otherwise.
 CONTACT_PROPERTY_MAP: dict[str, str] = {
@@ -85,18 +104,30 @@ CONTACT_PROPERTIES: tuple[PropertySpec, ...] = (
                  "JSON list of dated touch points (kind, detail, at)."),
 )
 TASK_PROPERTIES: tuple[PropertySpec, ...] = (
-    PropertySpec("tasks", "leadloop_proposal_id", "leadloop proposal", "string", "text",
+    PropertySpec("tasks", PROPOSAL_PROPERTY, "leadloop proposal", "string", "text",
                  "The proposal this task reviews; unique, so a retry never duplicates it.",
                  unique=True),
-    PropertySpec("tasks", "leadloop_decision", "leadloop decision", "enumeration", "select",
+    PropertySpec("tasks", DECISION_PROPERTY, "leadloop decision", "enumeration", "select",
                  "Set to Rejected (with a reason) to reject; completing the task approves.",
                  options=("APPROVED", "REJECTED")),
-    PropertySpec("tasks", "leadloop_reason", "leadloop reason", "string", "textarea",
+    PropertySpec("tasks", REASON_PROPERTY, "leadloop reason", "string", "textarea",
                  "Why the rep rejected or changed the proposal."),
-    PropertySpec("tasks", "leadloop_final_score", "leadloop final score", "number", "number",
+    PropertySpec("tasks", FINAL_SCORE_PROPERTY, "leadloop final score", "number", "number",
                  "The score the rep settled on for a score change."),
-    PropertySpec("tasks", "leadloop_proposed_score", "leadloop proposed score", "number",
+    PropertySpec("tasks", PROPOSED_SCORE_PROPERTY, "leadloop proposed score", "number",
                  "number", "The score leadloop proposed."),
+    PropertySpec("tasks", EMAIL_SUBJECT_PROPERTY, "leadloop email subject", "string", "text",
+                 "The subject of the email this task proposes; edit it before you complete "
+                 "the task. The task body is the email's body."),
+    PropertySpec("tasks", REVIEW_NOTES_PROPERTY, "leadloop review notes", "string",
+                 "textarea", "Why leadloop proposes this (score, reasons, risk flags); for "
+                 "you to read, never sent."),
+    PropertySpec("tasks", OUTCOME_PROPERTY, "leadloop outcome", "enumeration", "select",
+                 "What became of the proposal in leadloop, set when leadloop closes the "
+                 "task; empty while it is open.",
+                 options=tuple(outcome.value for outcome in TaskOutcome)),
+    PropertySpec("tasks", NOTE_PROPERTY, "leadloop note", "string", "textarea",
+                 "Why leadloop last closed, reassigned or reopened this task."),
 )
 EMAIL_PROPERTIES: tuple[PropertySpec, ...] = (
     PropertySpec("emails", "leadloop_idempotency_key", "leadloop send key", "string", "text",

@@ -7,12 +7,23 @@ numbers: lead ``L000123`` is contact ``123``, task ``T000045`` is task ``45``, o
 ``U000002`` is owner ``2``.
 
 What it serves (paths as HubSpot's): owners; contacts list (100 a page, ``after`` cursor,
-``archived``), search (200 a page, the 10,000-result cap) and batch update of leadloop's
-score properties; tasks batch create (with contact associations), batch read by id or by a
-unique property, and search; emails create, update and batch read by unique property;
-properties and property groups; the OAuth refresh-token grant. Every response carries
-HubSpot's rate-limit headers, and a request over the burst or search limit gets HubSpot's
-429 body. Faults are switched on per test through :attr:`HubSpotFace.faults`.
+``archived``), search (200 a page, the 10,000-result cap), batch read by id (live ones, or
+with ``archived=true`` only archived ones) and batch update of leadloop's score
+properties; tasks batch create (with contact associations), batch read by id or by a
+unique property, batch update of what leadloop sets on a review task, and search; emails
+create, update and batch read by unique property; properties and property groups; the
+OAuth refresh-token grant. Every response carries HubSpot's rate-limit headers, and a
+request over the burst or search limit gets HubSpot's 429 body. Faults are switched on per
+test through :attr:`HubSpotFace.faults`.
+
+A task's properties are the sandbox task's columns: ``hs_task_body`` is the email body,
+``leadloop_email_subject`` its subject, ``leadloop_review_notes`` the description (the
+notes for the rep), ``leadloop_outcome`` and ``leadloop_note`` leadloop's marks. Tasks
+batch update applies leadloop's updates through :meth:`SandboxCRM.update_review_tasks`:
+it needs ``hs_task_status`` NOT_STARTED or COMPLETED in every input, takes the other
+properties it is not given from the task as it stands, and can only clear
+``leadloop_reason`` and ``leadloop_final_score`` (the sandbox stores nothing else there).
+Values of select properties are checked against their options, as HubSpot does.
 
 Searches here only see review tasks (those with a proposal id), and batch writes of
 contacts accept only leadloop's score properties: the sandbox stores nothing else. A rep's
@@ -40,7 +51,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from connectors.base import OutgoingEmail, ProposalKind, ReviewTaskRequest, ScoreWrite
+from connectors.base import (
+    OutgoingEmail,
+    ProposalKind,
+    ReviewTaskRequest,
+    ScoreWrite,
+    TaskDecision,
+    TaskOutcome,
+    TaskUpdate,
+)
 from connectors.errors import ConnectorError
 from connectors.sandbox.crm import SandboxCRM, SandboxLead, SandboxTask
 
@@ -53,6 +72,11 @@ EMAIL_CONTACT_ASSOCIATION = 198  # email -> contact, HUBSPOT_DEFINED
 _STATUS_TO_HS = {"Not Started": "NOT_STARTED", "In Progress": "IN_PROGRESS",
                  "Completed": "COMPLETED", "Deferred": "DEFERRED"}
 _LEAD_STATUS = {"open": "OPEN", "disqualified": "UNQUALIFIED"}
+_HS_TASK_STATUSES = {"NOT_STARTED", "IN_PROGRESS", "WAITING", "COMPLETED", "DEFERRED"}
+# What leadloop sets on a review task; the face updates nothing else of a task.
+_TASK_UPDATABLE = {"hs_task_status", "hubspot_owner_id", "leadloop_decision",
+                   "leadloop_outcome", "leadloop_note", "leadloop_reason",
+                   "leadloop_final_score"}
 _DATE_PROPERTIES = {"lastmodifieddate", "hs_lastmodifieddate", "createdate", "hs_createdate",
                     "hs_timestamp"}
 
@@ -100,8 +124,8 @@ class Faults:
         retry_after_s: the ``Retry-After`` those 429s carry (whole seconds, as HTTP says).
         server_errors: the next this-many requests get a 503.
         search_lag_s: a record changed less than this long ago is invisible to search.
-        partial_failure_keys: batch inputs (by proposal id or contact id) that fail in a
-            207, each once.
+        partial_failure_keys: batch inputs (by proposal id for tasks, created or updated,
+            or by contact id for scores) that fail in a 207, each once.
     """
 
     burst_429: int = 0
@@ -364,7 +388,7 @@ class HubSpotFace:
         if method == "POST" and path == "/crm/v3/objects/contacts/batch/update":
             return self._update_contacts(payload)
         if method == "POST" and path == "/crm/v3/objects/contacts/batch/read":
-            return self._read_contacts(payload)
+            return self._read_contacts(payload, query)
         match = re.fullmatch(r"/crm/v3/objects/contacts/(\d+)", path)
         if method == "PATCH" and match:
             return 200, self._patch_contact(match.group(1), payload)
@@ -374,6 +398,8 @@ class HubSpotFace:
             return self._create_tasks(payload)
         if method == "POST" and path == "/crm/v3/objects/tasks/batch/read":
             return self._read_tasks(payload)
+        if method == "POST" and path == "/crm/v3/objects/tasks/batch/update":
+            return self._update_tasks(payload)
         if method == "POST" and path == "/crm/v3/objects/tasks/search":
             return 200, self._search("tasks", payload)
         if method == "POST" and path == "/crm/v3/objects/emails":
@@ -429,19 +455,24 @@ class HubSpotFace:
     def _contact(self, lead: SandboxLead, wanted: list[str] | None) -> dict[str, Any]:
         return _contact(lead, wanted, rep_score=self._rep_score_of(hubspot_id(lead.crm_id)))
 
-    def _read_contacts(self, payload: dict[str, Any]) -> tuple[int, Any]:
+    def _read_contacts(self, payload: dict[str, Any], query: dict[str, list[str]]
+                       ) -> tuple[int, Any]:
         if (payload.get("idProperty") or "hs_object_id") != "hs_object_id":
             raise _Reply(400, "VALIDATION_ERROR", "the face reads contacts by id only")
+        # As HubSpot's: archived=true returns only archived contacts, the default only live.
+        archived = query.get("archived", ["false"])[0].lower() == "true"
         wanted = payload.get("properties") or None
         with_history = payload.get("propertiesWithHistory") or []
+        idents = [str(item["id"]) for item in _batch_inputs(payload)]
+        lead_ids = [lead_id for lead_id in (sandbox_id("L", i) for i in idents) if lead_id]
+        leads = {lead.crm_id: lead for lead in self.crm.leads_by_ids(lead_ids)}
         results, missing = [], []
-        for item in _batch_inputs(payload):
-            ident = str(item["id"])
-            lead_id = sandbox_id("L", ident)
-            if lead_id is None or self._lead_state(lead_id) is not True:
+        for ident in idents:
+            lead = leads.get(sandbox_id("L", ident) or "")
+            if lead is None or lead.deleted is not archived:
                 missing.append(ident)
                 continue
-            shown = self._contact(self._live_lead(ident), wanted)
+            shown = self._contact(lead, wanted)
             if with_history:
                 # HubSpot lists a property's history newest first; the face keeps history
                 # only for the rep score, the one property leadloop asks it of.
@@ -545,6 +576,7 @@ class HubSpotFace:
         for position, item in enumerate(inputs):
             props = item.get("properties", {})
             self._check_writable("tasks", props)
+            self._check_options("tasks", props)
             trace = str(item.get("objectWriteTraceId") or position)
             contact = _associated_contact(item, CONTACT_TASK_ASSOCIATION)
             lead_id = sandbox_id("L", contact)
@@ -575,8 +607,10 @@ class HubSpotFace:
                 kind=ProposalKind.DRAFT if props.get("hs_task_type") == "EMAIL"
                 else ProposalKind.SCORE_OVERRIDE,
                 owner_id=sandbox_id("U", owner) or owner, subject=subject,
-                body=str(props.get("hs_task_body") or ""), due_date=due,
+                notes=str(props.get("leadloop_review_notes") or ""), due_date=due,
                 proposed_score=int(float(score)) if score not in (None, "") else None,
+                email_subject=str(props.get("leadloop_email_subject") or ""),
+                email_body=str(props.get("hs_task_body") or ""),
             )))
         outcomes = self.crm.create_review_tasks([r for _, r in requests])
         results = []
@@ -592,6 +626,55 @@ class HubSpotFace:
                 errors.append(_error("VALIDATION_ERROR", str(outcome.error),
                                      objectWriteTraceId=[trace]))
         return _batch_reply(results, errors, ok_status=201)
+
+    def _update_tasks(self, payload: dict[str, Any]) -> tuple[int, Any]:
+        inputs = _batch_inputs(payload)
+        owners = {hubspot_id(o.owner_id) for o in self.crm.list_owners()}
+        seen: set[str] = set()
+        staged: list[tuple[str, TaskUpdate]] = []
+        errors: list[dict[str, Any]] = []
+        # Validation fails the whole batch, as HubSpot's batch update does; an unknown task
+        # fails alone, in a 207.
+        for position, item in enumerate(inputs):
+            ident = str(item.get("id") or "")
+            if ident in seen:
+                raise _Reply(400, "VALIDATION_ERROR", f"Duplicate IDs found in batch input: "
+                             f"[{ident}]")
+            seen.add(ident)
+            props = {k: "" if v is None else str(v)
+                     for k, v in (item.get("properties") or {}).items()}
+            self._check_writable("tasks", props)
+            self._check_options("tasks", props)
+            _check_task_update(position, props, owners)
+            task = self._review_task(ident)
+            if task is None or task.proposal_key is None:
+                errors.append(_error("OBJECT_NOT_FOUND", f"task {ident} not found, or not a "
+                                     "review task", ids=[ident]))
+                continue
+            if task.proposal_key in self.faults.partial_failure_keys:
+                self.faults.partial_failure_keys.discard(task.proposal_key)
+                errors.append(_error("INTERNAL_ERROR", f"injected failure for "
+                                     f"{task.proposal_key}", ids=[ident]))
+                continue
+            staged.append((ident, _task_update(task, props)))
+        outcomes = self.crm.update_review_tasks([update for _, update in staged])
+        results = []
+        for (ident, update), outcome in zip(staged, outcomes, strict=True):
+            if outcome.ok:
+                results.append(_task(self.crm.get_task(update.task_id), None))
+            else:
+                errors.append(_error("VALIDATION_ERROR", f"task {ident}: {outcome.error}",
+                                     ids=[ident]))
+        return _batch_reply(results, errors, ok_status=200)
+
+    def _review_task(self, number: str) -> SandboxTask | None:
+        task_id = sandbox_id("T", number)
+        if task_id is None:
+            return None
+        try:
+            return self.crm.get_task(task_id)
+        except ConnectorError:
+            return None
 
     def _read_tasks(self, payload: dict[str, Any]) -> tuple[int, Any]:
         wanted = payload.get("properties") or None
@@ -773,6 +856,20 @@ class HubSpotFace:
         self._groups[kind].add(name)
         return 201, {"name": name, "label": payload["label"]}
 
+    def _check_options(self, kind: str, props: Mapping[str, Any]) -> None:
+        """A select property takes one of its options (or empty, which clears it)."""
+        for name, value in props.items():
+            options = self._properties[kind].get(name, {}).get("options")
+            if not options or value in (None, ""):
+                continue
+            allowed = [str(option.get("value")) for option in options]
+            if str(value) not in allowed:
+                raise _Reply(400, "VALIDATION_ERROR", f"Property values were not valid: "
+                             f"{value!r} was not one of the allowed options for {name}: "
+                             f"{', '.join(allowed)}",
+                             errors=[{"code": "INVALID_OPTION",
+                                      "context": {"propertyName": [name]}}])
+
     def _check_writable(self, kind: str, props: Mapping[str, Any]) -> None:
         unknown = sorted(set(props) - set(self._properties[kind]))
         if unknown:
@@ -881,7 +978,11 @@ def _contact(lead: SandboxLead, wanted: list[str] | None, *, rep_score: str | No
 def _task(task: SandboxTask, wanted: list[str] | None) -> dict[str, Any]:
     props: dict[str, str | None] = {
         "hs_object_id": hubspot_id(task.task_id),
-        "hs_task_subject": task.subject, "hs_task_body": task.description,
+        "hs_task_subject": task.subject, "hs_task_body": task.email_body or None,
+        "leadloop_email_subject": task.email_subject or None,
+        "leadloop_review_notes": task.description or None,
+        "leadloop_outcome": task.outcome or None,
+        "leadloop_note": task.note or None,
         "hs_task_status": _STATUS_TO_HS[task.status.value],
         "hs_task_type": "EMAIL" if task.kind == "draft" else "TODO",
         "hubspot_owner_id": hubspot_id(task.owner_id),
@@ -903,6 +1004,54 @@ def _task(task: SandboxTask, wanted: list[str] | None) -> dict[str, Any]:
             "archived": False,
             "associations": {"contacts": {"results": [
                 {"id": hubspot_id(task.lead_crm_id), "type": "task_to_contact"}]}}}
+
+
+def _check_task_update(position: int, props: Mapping[str, str], owners: set[str]) -> None:
+    """Refuse, for the whole batch, an update HubSpot would refuse or the sandbox cannot keep."""
+    status = props.get("hs_task_status")
+    if status is None:
+        raise _Reply(400, "VALIDATION_ERROR", f"input {position}: the sandbox face needs "
+                     "hs_task_status in every task update")
+    if status not in _HS_TASK_STATUSES:
+        raise _Reply(400, "VALIDATION_ERROR", f"input {position}: Property values were not "
+                     f"valid: {status!r} was not one of the allowed options for "
+                     "hs_task_status")
+    if status not in ("NOT_STARTED", "COMPLETED"):
+        raise _Reply(400, "VALIDATION_ERROR", f"input {position}: the sandbox face sets a "
+                     f"review task NOT_STARTED or COMPLETED, not {status}")
+    extra = sorted(set(props) - _TASK_UPDATABLE)
+    if extra:
+        raise _Reply(400, "VALIDATION_ERROR", f"input {position}: the sandbox face does not "
+                     f"update {', '.join(extra)} on a task")
+    kept = [name for name in ("leadloop_reason", "leadloop_final_score") if props.get(name)]
+    if kept:
+        raise _Reply(400, "VALIDATION_ERROR", f"input {position}: the sandbox face can only "
+                     f"clear {', '.join(kept)}")
+    if status == "NOT_STARTED" and (props.get("leadloop_decision")
+                                    or props.get("leadloop_outcome")):
+        raise _Reply(400, "VALIDATION_ERROR", f"input {position}: the sandbox clears "
+                     "leadloop_decision and leadloop_outcome on an open task")
+    owner = props.get("hubspot_owner_id")
+    if owner is not None and owner not in owners:
+        raise _Reply(400, "VALIDATION_ERROR", f"input {position}: {owner!r} is not a valid "
+                     "owner id (hubspot_owner_id)")
+
+
+def _task_update(task: SandboxTask, props: Mapping[str, str]) -> TaskUpdate:
+    """The sandbox update a checked HubSpot update makes; what it leaves out stays as is."""
+    opened = props["hs_task_status"] == "NOT_STARTED"
+    decision = props.get("leadloop_decision",
+                         task.decision.value.upper() if task.decision else "")
+    outcome = props.get("leadloop_outcome", task.outcome or "")
+    owner = props.get("hubspot_owner_id")
+    return TaskUpdate(
+        task_id=task.task_id, proposal_key=str(task.proposal_key),
+        owner_id=(sandbox_id("U", owner) or owner) if owner else task.owner_id,
+        open=opened,
+        decision=None if opened or not decision else TaskDecision(decision.lower()),
+        outcome=None if opened or not outcome else TaskOutcome(outcome),
+        note=props.get("leadloop_note", task.note),
+    )
 
 
 def _email(record: dict[str, Any]) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,9 +34,14 @@ class FaceRep:
     def approve(self, task_id: str, *, by: str) -> None:
         self.crm.approve_task(_task(task_id), by=_owner(by))
 
-    def approve_with_edit(self, task_id: str, *, by: str, text: str) -> None:
+    def approve_with_edit(self, task_id: str, *, by: str, subject: str, body: str) -> None:
         self.crm.start_task(_task(task_id), by=_owner(by))
-        self.crm.approve_task(_task(task_id), by=_owner(by), description=text)
+        # HubSpot's rich-text editor saves an edited task body as HTML paragraphs.
+        self.crm.approve_task(_task(task_id), by=_owner(by), email_subject=subject,
+                              email_body=editor_html(body))
+
+    def approve_with_notes(self, task_id: str, *, by: str, notes: str) -> None:
+        self.crm.approve_task(_task(task_id), by=_owner(by), description=notes)
 
     def reject(self, task_id: str, *, by: str, reason: str) -> None:
         self.crm.reject_task(_task(task_id), by=_owner(by), reason=reason)
@@ -62,6 +68,11 @@ class FaceLeadAdmin:
 
     def delete_lead(self, crm_id: str) -> None:
         self.crm.delete_lead(_lead(crm_id))
+
+
+def editor_html(text: str) -> str:
+    """Text as HubSpot's task editor saves it: one escaped paragraph a line."""
+    return "".join(f"<p>{html.escape(line)}</p>" for line in text.split("\n"))
 
 
 def _task(task_id: str) -> str:

@@ -33,9 +33,14 @@ def test_check_lists_what_is_missing_then_setup_creates_it_once() -> None:
     before = runner.invoke(app, ["hubspot", "check"])
     assert before.exit_code == 1 and "tasks.leadloop_proposal_id" in before.output
     assert "contacts.leadloop_rep_score (number)" in before.output
+    assert "tasks.leadloop_outcome (enumeration)" in before.output
+    assert "tasks.leadloop_email_subject (string)" in before.output
     made = runner.invoke(app, ["hubspot", "setup"])
     assert made.exit_code == 0 and "created tasks.leadloop_proposal_id" in made.output
     assert "created contacts.leadloop_rep_score" in made.output
+    for name in ("leadloop_email_subject", "leadloop_review_notes", "leadloop_outcome",
+                 "leadloop_note"):
+        assert f"created tasks.{name}" in made.output
     assert "nothing to do" in runner.invoke(app, ["hubspot", "setup"]).output
     after = runner.invoke(app, ["hubspot", "check"])
     assert after.exit_code == 0 and "every property" in after.output

@@ -13,7 +13,8 @@ from pydantic import SecretStr
 from connectors.base import OutgoingEmail, SyncCursor, parse_lead
 from connectors.errors import AuthError, ConnectorError
 from connectors.hubspot import HubSpotConfig, HubSpotConnector
-from connectors.hubspot.connector import _body_text, from_hubspot_time, to_ms
+from connectors.hubspot.tasks import body_text
+from connectors.hubspot.wire import from_hubspot_time, to_ms
 from connectors.sandbox import SandboxCRM
 from connectors.sandbox.hubspot_face import HubSpotFace, sandbox_id
 from tests.connectors.hubspot.contract import face_config
@@ -104,9 +105,16 @@ def test_setup_creates_the_properties_once(face: HubSpotFace) -> None:
     missing = connector.missing_properties()
     assert {f"{s.object_type}.{s.name}" for s in missing} >= {
         "tasks.leadloop_proposal_id", "contacts.leadloop_score",
-        "emails.leadloop_idempotency_key"}
+        "emails.leadloop_idempotency_key", "tasks.leadloop_email_subject",
+        "tasks.leadloop_review_notes", "tasks.leadloop_outcome", "tasks.leadloop_note"}
     assert connector.setup() == missing
     assert connector.missing_properties() == [] and connector.setup() == []
+    _, body = connector.transport.call("list", connector.transport.properties.get_all, "tasks")
+    outcome = {p["name"]: p for p in body["results"]}["leadloop_outcome"]
+    assert (outcome["type"], outcome["fieldType"], outcome["groupName"]) == (
+        "enumeration", "select", "leadloop")
+    assert [o["value"] for o in outcome["options"]] == [
+        "approved", "rejected", "expired", "superseded", "cancelled", "sent"]
 
 
 def test_writes_before_setup_are_refused_by_name(face: HubSpotFace) -> None:
@@ -130,9 +138,9 @@ def test_send_without_smtp_is_refused_and_nothing_is_logged(
 
 
 def test_an_edited_html_task_body_reads_back_as_text() -> None:
-    assert _body_text("<p>Hello Ana,</p><p>Tuesday?&nbsp;&amp; more</p>") == \
+    assert body_text("<p>Hello Ana,</p><p>Tuesday?&nbsp;&amp; more</p>") == \
         "Hello Ana,\nTuesday?\xa0& more"
-    assert _body_text("Score 3 < 5\nplain") == "Score 3 < 5\nplain"
+    assert body_text("Score 3 < 5\nplain") == "Score 3 < 5\nplain"
 
 
 def test_a_send_interrupted_mid_way_is_not_sent_again(

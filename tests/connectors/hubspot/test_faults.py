@@ -18,7 +18,9 @@ from tests.connectors.hubspot.contract import face_config
 
 def _draft(key: str, contact: str, owner: str) -> ReviewTaskRequest:
     return ReviewTaskRequest(proposal_key=key, kind=ProposalKind.DRAFT, lead_crm_id=contact,
-                             owner_id=owner, subject="Hello", body="Hi", due_date=date(2025, 6, 3))
+                             owner_id=owner, subject="Hello", notes="Score 80 (tier A)",
+                             due_date=date(2025, 6, 3), email_subject="Hello",
+                             email_body="Hi")
 
 
 def test_429_burst_with_retry_after_is_retried_for_post(

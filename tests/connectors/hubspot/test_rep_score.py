@@ -18,8 +18,10 @@ def _request(key: str, lead: RawLead, kind: ProposalKind) -> ReviewTaskRequest:
     return ReviewTaskRequest(
         proposal_key=key, kind=kind, lead_crm_id=lead.crm_id,
         owner_id=str(lead.fields["owner_id"]), subject="Score change to review",
-        body="Proposed score 82", due_date=date(2025, 6, 8),
-        proposed_score=82 if kind is ProposalKind.SCORE_OVERRIDE else None)
+        notes="Proposed score 82", due_date=date(2025, 6, 8),
+        proposed_score=82 if kind is ProposalKind.SCORE_OVERRIDE else None,
+        email_subject="Hello" if kind is ProposalKind.DRAFT else "",
+        email_body="Hi" if kind is ProposalKind.DRAFT else "")
 
 
 def _open_task(connector: HubSpotConnector, crm: SandboxCRM, lead: RawLead, key: str = "s1",
