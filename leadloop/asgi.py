@@ -18,7 +18,9 @@ def create() -> FastAPI:
     configure_json_logging()
     settings = load_settings()
     pipeline = build_pipeline(settings, store=open_store(settings, for_api=True))
-    hooks = Webhooks.from_settings(settings.webhooks, on_task_change=webhook_runner(pipeline))
+    # The store remembers the webhook deliveries taken, for every worker at once.
+    hooks = Webhooks.from_settings(settings.webhooks, on_task_change=webhook_runner(pipeline),
+                                   store=pipeline.store)
     files = AdminFiles(data_dir=settings.data_dir, weights_file=settings.weights_path,
                        policy_file=settings.policy_path,
                        product_facts_file=settings.product_facts_path,

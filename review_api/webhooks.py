@@ -1,7 +1,9 @@
 """CRM webhooks: HubSpot v3 signed calls, Salesforce outbound messages and signed Flow calls.
 
 Each verified call triggers a reconcile at once (polling stays the fallback). Verification
-is here; what "reconcile" means is handed in by the app that wires the pipeline.
+is here; what "reconcile" means is handed in by the app that wires the pipeline. Every
+delivery is taken once: a replayed signed call is refused, a redelivered outbound
+notification acknowledged and passed over (review_api.replay remembers them in the store).
 """
 
 from __future__ import annotations
@@ -18,12 +20,24 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 
 from connectors.hubspot.webhooks import MemorySeenStore, SeenStore, SignatureVerifier
 from review_api.errors import ReviewError
+from review_api.replay import (
+    HUBSPOT,
+    SALESFORCE_FLOW,
+    SALESFORCE_OUTBOUND,
+    Namespaced,
+    StoreSeenStore,
+    receipt_key,
+)
+from review_api.store.db import Store
 
 OUTBOUND_NS = "http://soap.sforce.com/2005/09/outbound"
 SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 FLOW_SIGNATURE_HEADER = "X-LeadLoop-Signature"
 FLOW_TIMESTAMP_HEADER = "X-LeadLoop-Timestamp"
 MAX_AGE_MS = 5 * 60 * 1000
+# Salesforce retries an outbound message for up to 24 hours; a notification id is kept for
+# twice that, for a message that waited in its queue and for clocks that disagree.
+OUTBOUND_KEEP_MS = 48 * 60 * 60 * 1000
 
 ACK = (
     '<?xml version="1.0" encoding="UTF-8"?>'
@@ -61,26 +75,59 @@ class Webhooks:
     clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000
 
     @classmethod
-    def from_settings(cls, settings: WebhookSettings, *,
-                      on_task_change: Callable[[], object]) -> Webhooks:
-        """The webhooks the settings enable; a route without its secret refuses every call."""
+    def from_settings(cls, settings: WebhookSettings, *, on_task_change: Callable[[], object],
+                      store: Store | None = None) -> Webhooks:
+        """The webhooks the settings enable; a route without its secret refuses every call.
+
+        With a store, the deliveries taken are remembered in it, for every worker and
+        process on that database; without, each process remembers its own.
+        """
+        seen: SeenStore = MemorySeenStore() if store is None else StoreSeenStore(store)
         hubspot = None
         if settings.hubspot_app_secret is not None:
-            hubspot = SignatureVerifier(settings.hubspot_app_secret.get_secret_value())
+            hubspot = SignatureVerifier(settings.hubspot_app_secret.get_secret_value(),
+                                        seen=Namespaced(seen, HUBSPOT))
         flow = settings.salesforce_flow_secret
         return cls(on_task_change=on_task_change, salesforce_org_id=settings.salesforce_org_id,
-                   flow_secret=flow.get_secret_value() if flow else "", hubspot=hubspot)
+                   flow_secret=flow.get_secret_value() if flow else "", hubspot=hubspot,
+                   seen=seen)
 
     def __post_init__(self) -> None:
         if self.seen is None:
             self.seen = MemorySeenStore(self.clock_ms)
 
 
-def outbound_task_ids(body: bytes, *, org_id: str) -> list[str]:
-    """The Task ids a Salesforce outbound message names, after checking its organisation.
+@dataclass(frozen=True)
+class Notification:
+    """One ``<Notification>`` of an outbound message: its id and the Task ids it names."""
+
+    id: str
+    task_ids: tuple[str, ...]
+
+
+def new_notifications(webhooks: Webhooks, body: bytes) -> list[Notification]:
+    """The notifications of an outbound message not received before; each is recorded now.
+
+    Salesforce resends a message until it is acknowledged, with the same notification
+    ids: a message that brings none new is still acknowledged, and nothing more is done.
 
     Raises:
-        WebhookError: not an outbound message, or from another organisation.
+        WebhookError: not an outbound message, from another organisation, or with a
+            notification that has no id.
+    """
+    notifications = outbound_notifications(body, org_id=webhooks.salesforce_org_id)
+    assert webhooks.seen is not None
+    keep_until = webhooks.clock_ms() + OUTBOUND_KEEP_MS
+    return [n for n in notifications if webhooks.seen.add_if_new(
+        receipt_key(SALESFORCE_OUTBOUND, n.id), expires_at_ms=keep_until)]
+
+
+def outbound_notifications(body: bytes, *, org_id: str) -> list[Notification]:
+    """The notifications of a Salesforce outbound message, after checking its organisation.
+
+    Raises:
+        WebhookError: not an outbound message, from another organisation, or with a
+            notification that has no id.
     """
     if not org_id:
         raise WebhookError("Salesforce outbound messages are off: set "
@@ -96,15 +143,16 @@ def outbound_task_ids(body: bytes, *, org_id: str) -> list[str]:
     # Salesforce sends the 18-character org id; settings may hold the 15-character form.
     if sender[:15] != org_id[:15]:
         raise WebhookError(f"outbound message from organisation {sender!r}, not ours")
-    ids = []
+    found = []
     for notification in notifications.findall(f"{{{OUTBOUND_NS}}}Notification"):
+        notification_id = (notification.findtext(f"{{{OUTBOUND_NS}}}Id") or "").strip()
+        if not notification_id:  # Salesforce always sends one; redeliveries repeat it
+            raise WebhookError("outbound message has a notification without an Id")
         sobject = notification.find(f"{{{OUTBOUND_NS}}}sObject")
-        if sobject is None:
-            continue
-        for child in sobject:
-            if child.tag.endswith("}Id") and child.text:
-                ids.append(child.text.strip())
-    return ids
+        task_ids = () if sobject is None else tuple(
+            child.text.strip() for child in sobject if child.tag.endswith("}Id") and child.text)
+        found.append(Notification(id=notification_id, task_ids=task_ids))
+    return found
 
 
 def verify_flow_call(webhooks: Webhooks, *, body: bytes, signature: str | None,
@@ -127,7 +175,8 @@ def verify_flow_call(webhooks: Webhooks, *, body: bytes, signature: str | None,
     if not hmac.compare_digest(expected.encode(), signature.strip().encode()):
         raise WebhookError("signature does not match the request")
     assert webhooks.seen is not None
-    if not webhooks.seen.add_if_new(expected, expires_at_ms=sent + MAX_AGE_MS):
+    if not webhooks.seen.add_if_new(receipt_key(SALESFORCE_FLOW, expected),
+                                    expires_at_ms=sent + MAX_AGE_MS):
         raise WebhookError("request was already received (replay)")
     try:
         payload = json.loads(body)

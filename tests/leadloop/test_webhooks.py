@@ -6,14 +6,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from connectors.hubspot.webhooks import SignatureVerifier, sign_v3
 from connectors.sandbox import SandboxCRM
+from leadloop import asgi
 from leadloop.pipeline import Pipeline
 from leadloop.wiring import webhook_runner
 from review_api.app import create_app
@@ -153,3 +156,30 @@ def test_outbound_message_from_another_org_is_refused(
     replayed = client.post("/webhooks/salesforce", content=b"<not-xml",
                            headers={"content-type": "text/xml"})
     assert replayed.status_code == 401
+
+
+def test_two_workers_built_by_the_asgi_factory_take_a_signed_hubspot_call_once(
+    store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`leadloop serve --workers 2` runs leadloop.asgi:create once per worker process: two
+    apps on one database must share what they have received."""
+    for name in [n for n in os.environ if n.startswith("LEADLOOP_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("LEADLOOP_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("LEADLOOP_DATABASE_URL", store_url)
+    monkeypatch.setenv("LEADLOOP_WEBHOOKS__HUBSPOT_APP_SECRET", APP_SECRET)
+    monkeypatch.setattr(asgi, "configure_json_logging", lambda: None)  # keep pytest's logging
+    workers = [asgi.create(), asgi.create()]
+    try:
+        clients = [TestClient(app) for app in workers]
+        body = json.dumps([{"objectId": 1, "subscriptionType": "object.propertyChange"}]).encode()
+        stamp = str(_now_ms())
+        signature = sign_v3(secret=APP_SECRET, method="POST",
+                            uri="http://testserver/webhooks/hubspot", body=body, timestamp=stamp)
+        headers = {"X-HubSpot-Signature-v3": signature, "X-HubSpot-Request-Timestamp": stamp}
+        codes = [clients[i % 2].post("/webhooks/hubspot", content=body, headers=headers)
+                 .status_code for i in range(12)]
+        assert sorted(codes) == [200] + [401] * 11
+    finally:
+        for app in workers:
+            app.state.store.close()
