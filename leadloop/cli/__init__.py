@@ -23,7 +23,7 @@ from leadloop.cli import (
     train,
     weights,
 )
-from leadloop.cli.common import err_console
+from leadloop.cli.common import err_console, fail_line
 from leadloop.errors import LeadloopError
 from review_api.errors import ReviewError
 from scoring.errors import ScoringError
@@ -70,8 +70,8 @@ def main() -> None:
     try:
         app()
     except LeadloopError as exc:
-        err_console.print(f"[red]error:[/red] {exc}", highlight=False)
+        err_console.print(fail_line(str(exc)))
         sys.exit(exc.exit_code)
     except (ConnectorError, ScoringError, DraftingError, ReviewError) as exc:
-        err_console.print(f"[red]error:[/red] {exc}", highlight=False)
+        err_console.print(fail_line(str(exc)))
         sys.exit(1)

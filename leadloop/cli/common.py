@@ -8,11 +8,20 @@ from functools import cache
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from leadloop.settings import Settings, load_settings
 
-console = Console()
-err_console = Console(stderr=True, soft_wrap=True)
+# Lead text and error text are data: a string prints as written, never read as rich markup
+# (an email "bad[/x]@b" would crash it) nor coloured by rich's highlighter. Styling goes
+# on `Text` spans, as in `fail_line`.
+console = Console(markup=False, highlight=False)
+err_console = Console(stderr=True, soft_wrap=True, markup=False, highlight=False)
+
+
+def fail_line(message: str) -> Text:
+    """The one line the CLI prints for an error: a red "error:" and the message as written."""
+    return Text.assemble(("error:", "red"), " ", message)
 
 
 @cache

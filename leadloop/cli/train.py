@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from leadloop.cli.common import console, settings
 from leadloop.errors import LeadloopError
@@ -65,8 +66,9 @@ def train_command(
     console.print(f"saved model version {record.version} (not yet the champion: "
                   f"leadloop model promote {record.version})")
     if labels < MIN_LABELS:
-        console.print(f"[yellow]note:[/yellow] {labels} labels, fewer than {MIN_LABELS}: "
-                      "while this is so, the score stays the points score alone")
+        console.print(Text.assemble(
+            ("note:", "yellow"), f" {labels} labels, fewer than {MIN_LABELS}: "
+            "while this is so, the score stays the points score alone"))
 
 
 def _binary(outcome: pd.Series, name: str) -> np.ndarray:
