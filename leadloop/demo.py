@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 
 from connectors.base import CRMConnector
 from connectors.sandbox import SandboxConnector, SandboxCRM
+from leadloop.checks import sandbox_tasks_out_of_step, sent_without_entitled_approval
 from leadloop.errors import LeadloopError
 from leadloop.pipeline import Pipeline
 from leadloop.settings import Settings
@@ -35,7 +36,6 @@ from review_api.store.models import (
     Score,
     SyncSkip,
 )
-from review_api.taskbody import MARKER
 
 REJECT_REASONS = (
     "not a fit right now",
@@ -72,6 +72,10 @@ class DemoSummary:
     labels_logged: int = 0
     emails_sent: int = 0
     sent_without_approval: int = 0
+    tasks_out_of_step: int = 0
+    out_of_step_examples: list[str] = field(default_factory=list)
+    approvals_refused: int = 0
+    sends_cancelled: int = 0
     seconds: float = 0.0
     store_url: str = ""
     crm: str = "sandbox"
@@ -136,9 +140,9 @@ def _two_rounds(
         pipeline.sync()
         pipeline.score()
         pipeline.propose()
-        _reps_decide_drafts(crm, rng)
-        pipeline.reconcile()
-        pipeline.send()
+        _reps_decide_drafts(crm, rng, eager_reps=True)
+        refused = pipeline.reconcile().refused
+        cancelled = pipeline.send().cancelled
 
         # A week passes: some leads come back to the pricing page or join a webinar.
         week_later = datetime.now(UTC) + timedelta(days=7)
@@ -148,32 +152,39 @@ def _two_rounds(
         pipeline.score()
         pipeline.propose()
         _reps_decide_scores(crm, rng)
-        _reps_decide_drafts(crm, rng)
-        pipeline.reconcile()
-        pipeline.send()
-        return _summarise(pipeline, crm)
+        _reps_decide_drafts(crm, rng, eager_reps=False)
+        refused += pipeline.reconcile().refused
+        cancelled += pipeline.send().cancelled
+        summary = _summarise(pipeline, crm)
+        summary.approvals_refused, summary.sends_cancelled = refused, cancelled
+        return summary
     finally:
         store.close()
 
 
-def _reps_decide_drafts(crm: SandboxCRM, rng: random.Random) -> None:
+def _reps_decide_drafts(crm: SandboxCRM, rng: random.Random, *, eager_reps: bool) -> None:
     for task in crm.list_tasks(status="Not Started"):
         if task.kind != "draft":
+            continue
+        lead_owner = crm.get_lead(task.lead_crm_id)["owner_id"]
+        if eager_reps and task.owner_id != lead_owner and rng.random() < 0.5:
+            # A task that needs the manager: the rep who owns the lead approves it anyway,
+            # as reps do; reconcile refuses it and hands the task back to the manager.
+            crm.approve_task(task.task_id, by=lead_owner)
             continue
         roll = rng.random()
         if roll < 0.55:
             crm.approve_task(task.task_id, by=task.owner_id)
         elif roll < 0.8:
             crm.approve_task(task.task_id, by=task.owner_id,
-                             description=_rep_edit(task.description, rng))
+                             email_body=_rep_edit(task.email_body, rng))
         else:
             crm.reject_task(task.task_id, by=task.owner_id, reason=rng.choice(REJECT_REASONS))
 
 
-def _rep_edit(description: str, rng: random.Random) -> str:
+def _rep_edit(body: str, rng: random.Random) -> str:
     """The kinds of edit reps make: a warmer opening, a shorter body, a concrete ask."""
-    email, sep, notes = description.partition(MARKER)
-    lines = email.rstrip("\n").split("\n")
+    lines = body.rstrip("\n").split("\n")
     choice = rng.randrange(3)
     if choice == 0:
         lines = [line.replace("Hi ", "Hello ", 1) if line.startswith("Hi ") else line
@@ -187,7 +198,7 @@ def _rep_edit(description: str, rng: random.Random) -> str:
     else:
         lines.insert(max(1, len(lines) - 2),
                      "Would a 20-minute call on Tuesday or Thursday work for you?\n")
-    return "\n".join(lines) + "\n\n" + sep + notes
+    return "\n".join(lines)
 
 
 def _reps_decide_scores(crm: SandboxCRM, rng: random.Random) -> None:
@@ -238,25 +249,25 @@ def _summarise(pipeline: Pipeline, crm: SandboxCRM) -> DemoSummary:
         ):
             summary.decisions[f"{kind} {decision}"] = int(n)
         summary.labels_logged = session.scalar(select(func.count()).select_from(Decision)) or 0
-        approved_keys = set(session.scalars(
-            select(Proposal.key).join(Decision, Decision.proposal_id == Proposal.id)
-            .where(Decision.decision == "approved")))
         summary.emails_sent = session.scalar(
             select(func.count()).select_from(OutboxEmail).where(OutboxEmail.state == "sent")
         ) or 0
     # Counted from the CRM's own email log, not from our outbox: an email that left without
-    # an approved decision would show here even if our bookkeeping were wrong.
-    summary.sent_without_approval = sum(
-        1 for email in crm.sent_emails() if email.idempotency_key not in approved_keys)
+    # an approval by an entitled person would show here even if our bookkeeping were wrong.
+    summary.sent_without_approval = len(sent_without_entitled_approval(
+        pipeline.store, [email.idempotency_key for email in crm.sent_emails()]))
+    # Counted from the CRM's tasks against the store's proposals, one by one.
+    problems = sandbox_tasks_out_of_step(pipeline.store, crm)
+    summary.tasks_out_of_step, summary.out_of_step_examples = len(problems), problems[:5]
     return summary
 
 
 def print_summary(summary: DemoSummary) -> None:
     """The demo's closing table."""
-    from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
-    console = Console()
+    from leadloop.cli.common import console
     table = Table("", "count", title=f"leadloop demo (CRM: {summary.crm})")
     table.add_row("leads in the sandbox CRM", str(summary.leads_in_crm))
     table.add_row("leads synced", str(summary.leads_synced))
@@ -269,9 +280,20 @@ def print_summary(summary: DemoSummary) -> None:
     table.add_row("labels logged", str(summary.labels_logged))
     table.add_row("emails sent", str(summary.emails_sent))
     style = "green" if summary.sent_without_approval == 0 else "bold red"
-    table.add_row("emails sent without approval", f"[{style}]{summary.sent_without_approval}")
+    table.add_row("approvals refused (not entitled, wrong action, empty)",
+                  str(summary.approvals_refused))
+    table.add_row("sends cancelled (no consent at send time)", str(summary.sends_cancelled))
+    table.add_row("emails sent without approval",
+                  Text(str(summary.sent_without_approval), style=style))
+    steps_style = "green" if summary.tasks_out_of_step == 0 else "bold red"
+    table.add_row("CRM tasks out of step with leadloop",
+                  Text(str(summary.tasks_out_of_step), style=steps_style))
     console.print(table)
+    console.print(f"emails sent without approval: {summary.sent_without_approval}")
+    console.print(f"CRM tasks out of step with leadloop: {summary.tasks_out_of_step}")
+    for problem in summary.out_of_step_examples:
+        console.print(f"out of step: {problem}")
     for crm_id, reason in summary.skipped_examples:
-        console.print(f"skipped {crm_id}: {reason}", highlight=False)
+        console.print(f"skipped {crm_id}: {reason}")
     console.print(f"finished in {summary.seconds:.1f} s; the store is {summary.store_url}")
     console.print("next: leadloop review list, leadloop serve, or open the store in a notebook")

@@ -14,32 +14,35 @@ from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from connectors.base import (
     CRMConnector,
-    OutgoingEmail,
     Owner,
-    ProposalKind,
     RawLead,
-    ReviewTaskRequest,
     ScoreWrite,
     SyncCursor,
-    TaskChange,
-    TaskDecision,
     parse_lead,
 )
-from connectors.errors import BadRecordError, ConnectorError
+from connectors.errors import BadRecordError
 from drafting import Draft, Drafter, LeadFacts
 from drafting.batch import draft_many
 from drafting.guardrails import ProductFacts, load_product_facts, review_draft
 from drafting.learning import LearnedRule, learn_rules
 from drafting.learning import apply as apply_rules
 from drafting.policy import Policy, load_policy
+from leadloop.steps import reconcile as reconcile_step
+from leadloop.steps import send as send_step
+from leadloop.steps.reconcile import ReconcileReport
+from leadloop.steps.send import SendReport
+from leadloop.steps.task_updates import (
+    TaskPushReport,
+    WriteBackReport,
+    push_task_updates,
+)
+from leadloop.steps.task_updates import write_back as write_back_step
 from review_api import service
-from review_api.errors import ReviewError
-from review_api.schemas import DecisionIn
 from review_api.store.db import Store
 from review_api.store.models import (
     Decision,
@@ -53,9 +56,12 @@ from review_api.store.models import (
     SyncSkip,
 )
 from review_api.store.models import SyncCursor as CursorRow
-from review_api.taskbody import EmailText, render_draft_task, render_score_task
-from review_api.workflow import ProposalEvent, ProposalState, may_send, transition
+from review_api.taskbody import render_draft_notes, render_score_task
+from review_api.workflow import ProposalState
 from scoring import LeadScore, Weights, score_leads
+
+__all__ = ["Pipeline", "ProposeReport", "ReconcileReport", "ScoreReport", "SendReport",
+           "SyncReport", "TaskPushReport", "batched"]
 
 if TYPE_CHECKING:
     from scoring.blend import ScoringModel
@@ -67,11 +73,7 @@ Progress = Callable[[str, int | None], Callable[[int], None]]
 BATCH = 200
 LEADS_STREAM = "leads"
 TASKS_STREAM = "tasks"
-MAX_SEND_ATTEMPTS = 5
 NO_MODEL_NOTE = "no model promoted yet: the score is the points score alone"
-# A sender that died mid-send leaves its row 'sending'; after this lease another run may take
-# it over, asking the CRM's email log first. A live sender finishes well within it.
-SEND_LEASE = timedelta(minutes=5)
 
 
 def _no_progress(_label: str, _total: int | None) -> Callable[[int], None]:
@@ -108,36 +110,12 @@ class ScoreReport:
 
 
 @dataclass
-class ProposeReport:
+class ProposeReport(WriteBackReport):
     drafts_proposed: int = 0
     flagged: int = 0
     not_drafted: list[tuple[str, str]] = field(default_factory=list)
     draft_errors: list[str] = field(default_factory=list)
-    tasks_created: int = 0
-    tasks_existing: int = 0
-    task_errors: list[str] = field(default_factory=list)
     fallbacks: int = 0
-
-
-@dataclass
-class ReconcileReport:
-    changes: int = 0
-    approved: int = 0
-    rejected: int = 0
-    already_decided: int = 0
-    unknown: int = 0
-    expired: int = 0
-    escalated: int = 0
-    scores_written: int = 0
-    errors: list[str] = field(default_factory=list)
-
-
-@dataclass
-class SendReport:
-    sent: int = 0
-    already_sent: int = 0
-    failed: int = 0
-    refused: int = 0
 
 
 class Pipeline:
@@ -277,6 +255,28 @@ class Pipeline:
             else:
                 lead.snapshot_id, lead.owner_id, lead.email = snapshot.id, owner_id, email
                 lead.deleted = deleted
+        self._cancel_without_consent(session, fresh)
+
+    def _cancel_without_consent(
+        self, session: Session, fresh: Sequence[tuple[LeadSnapshot, str, str, bool]]
+    ) -> None:
+        """A lead deleted in the CRM loses its pending proposals; one who opted out, its
+        pending drafts. Their tasks are closed, saying why."""
+        gone = {snap.crm_id: "the lead was deleted in the CRM" for snap, *_, deleted in fresh
+                if deleted}
+        opted = {snap.crm_id: "the lead opted out of email" for snap, *_, deleted in fresh
+                 if not deleted and snap.payload.get("email_opt_out")}
+        if not gone and not opted:
+            return
+        now = self.clock()
+        for proposal in session.scalars(select(Proposal).where(
+                Proposal.state == ProposalState.PENDING,
+                Proposal.crm_id.in_(set(gone) | set(opted)))):
+            why = gone.get(proposal.crm_id)
+            if why is None and proposal.kind == service.DRAFT:
+                why = opted[proposal.crm_id]
+            if why is not None:
+                service.cancel(session=session, proposal=proposal, why=why, now=now)
 
     # ----- score ---------------------------------------------------------------------------
     def score(self) -> ScoreReport:
@@ -470,9 +470,9 @@ class Pipeline:
             "review": review.to_dict(), "flags": flags,
             "escalations": [{"action": e.action, "reason": e.reason, "rule_line": e.rule_line}
                             for e in escalations],
-            "description": render_draft_task(
-                EmailText(draft.subject, draft.body), score=lead.effective_score,
-                tier=lead.effective_tier, factors=factors, flags=flags, proposal_key=key),
+            "description": render_draft_notes(
+                score=lead.effective_score, tier=lead.effective_tier, factors=factors,
+                flags=flags, proposal_key=key),
         }
         proposal, _ = service.create_proposal(
             session=session, key=key, kind=service.DRAFT, crm_id=lead.crm_id,
@@ -488,11 +488,17 @@ class Pipeline:
             now=now,
         )
         owner = owners.get(lead.owner_id)
-        if any(e.action == "require_manager" for e in escalations) and owner and owner.manager_id:
-            proposal.assignee_id = owner.manager_id
+        if any(e.action == "require_manager" for e in escalations):
+            # Only the manager may approve it (authority.check); with no manager on record,
+            # only an admin may. Its task is written straight to whoever must decide.
+            manager = owner.manager_id if owner else None
+            proposal.approver_id = manager or ""
+            if manager:
+                proposal.assignee_id = manager
             service.audit(session=session, proposal_id=proposal.id, event="escalated",
                           actor="leadloop", at=now,
-                          detail={"from": lead.owner_id, "to": owner.manager_id,
+                          detail={"from": lead.owner_id, "to": manager or "an admin",
+                                  "approver": manager or "an admin",
                                   "reason": "; ".join(e.reason for e in escalations
                                                       if e.action == "require_manager")})
         return _Recorded(draft.fallback_reason, bool(flags))
@@ -537,47 +543,24 @@ class Pipeline:
     def write_back(self, report: ProposeReport | None = None) -> ProposeReport:
         """Create a pending CRM task for every proposal that has none yet (idempotent)."""
         report = report or ProposeReport()
-        due = self.clock().date() + self.task_due
         with self.store.session() as session:
-            waiting = session.scalars(
-                select(Proposal).where(Proposal.crm_task_id.is_(None),
-                                       Proposal.state == ProposalState.PENDING)
-                .order_by(Proposal.id)
-            ).all()
-            requests = [
-                (p.id, ReviewTaskRequest(
-                    proposal_key=p.key, kind=ProposalKind(p.kind), lead_crm_id=p.crm_id,
-                    owner_id=p.owner_id, subject=p.payload["subject"],
-                    body=p.payload["description"], due_date=due,
-                    proposed_score=p.payload.get("new_score")))
-                for p in waiting
-            ]
-        tick = self.progress("write back", len(requests))
-        for batch in batched(requests, BATCH):
-            results = self.connector.upsert_review_tasks([r for _, r in batch])
-            with self.store.session() as session:
-                for (proposal_id, _), result in zip(batch, results, strict=True):
-                    proposal = session.get_one(Proposal, proposal_id)
-                    if result.task_id is None:
-                        report.task_errors.append(f"{proposal.key}: {result.error}")
-                        service.audit(session=session, proposal_id=proposal_id,
-                                      event="task_write_failed", actor="leadloop",
-                                      detail={"error": result.error})
-                        continue
-                    proposal.crm_task_id = result.task_id
-                    if result.created:
-                        report.tasks_created += 1
-                    else:
-                        report.tasks_existing += 1
-                    service.audit(session=session, proposal_id=proposal_id,
-                                  event="task_written", actor="leadloop",
-                                  detail={"task_id": result.task_id, "created": result.created})
-            tick(len(batch))
+            waiting = session.scalar(select(func.count()).select_from(Proposal).where(
+                (Proposal.crm_task_id.is_(None) & (Proposal.state == ProposalState.PENDING))
+                | (Proposal.crm_task_id == ""))) or 0
+        write_back_step(store=self.store, connector=self.connector,
+                        due=self.clock().date() + self.task_due,
+                        tick=self.progress("write back", waiting), report=report)
         return report
+
+    def push_task_updates(self) -> TaskPushReport:
+        """Show in the CRM every change to a proposal that the CRM did not make."""
+        self.write_back()  # a task asked for but not confirmed is confirmed first
+        return push_task_updates(store=self.store, connector=self.connector, now=self.clock())
 
     # ----- reconcile -----------------------------------------------------------------------
     def reconcile(self) -> ReconcileReport:
-        """Read the reps' decisions from CRM tasks into labels; approved drafts join the outbox."""
+        """Read the reps' decisions from CRM tasks; refuse, with a reason on the task, what
+        may not take effect; expire and escalate what is due; show it all in the CRM."""
         report = ReconcileReport()
         now = self.clock()
         with self.store.session() as session:
@@ -587,7 +570,7 @@ class Pipeline:
             with self.store.session() as session:
                 for change in batch:
                     report.changes += 1
-                    self._apply_change(session, change, now, report)
+                    reconcile_step.apply_change(session, change, now, report)
                 last = batch[-1]
                 self._advance(session, TASKS_STREAM, last.modified_at, last.task_id)
             tick(len(batch))
@@ -600,112 +583,22 @@ class Pipeline:
         # An approved score override (here or through the API) now shows in the CRM too.
         report.scores_written, errors = self.push_scores()
         report.errors.extend(errors)
+        pushed = self.push_task_updates()
+        report.tasks_updated = pushed.pushed
+        report.errors.extend(pushed.errors)
         return report
-
-    def _apply_change(
-        self, session: Session, change: TaskChange, now: datetime, report: ReconcileReport
-    ) -> None:
-        if change.decision is None:
-            return
-        proposal = service.get_by_key(session=session, key=change.proposal_key)
-        if proposal is None:
-            report.unknown += 1
-            return
-        if proposal.state != ProposalState.PENDING:
-            report.already_decided += 1
-            return
-        if change.decision is TaskDecision.APPROVED:
-            decision = DecisionIn(
-                decision="approve",
-                final_text=change.final_text if proposal.kind == service.DRAFT else None,
-                final_score=change.final_score if proposal.kind != service.DRAFT else None,
-                decided_by=change.decided_by or proposal.owner_id,
-            )
-        else:
-            decision = DecisionIn(decision="reject", reason=change.reason or "no reason given",
-                                  decided_by=change.decided_by or proposal.owner_id)
-        try:
-            # decide() checks everything before it changes anything, so a refusal leaves
-            # the session clean and the rest of the batch goes on.
-            service.decide(session=session, proposal=proposal, decision=decision,
-                           source="crm", now=now)
-        except (ReviewError, ValueError) as exc:
-            report.errors.append(f"{change.proposal_key}: {exc}")
-            service.audit(session=session, proposal_id=proposal.id, event="reconcile_refused",
-                          actor="leadloop", detail={"error": str(exc), "task": change.task_id})
-            return
-        if decision.decision == "approve":
-            report.approved += 1
-        else:
-            report.rejected += 1
 
     # ----- send ----------------------------------------------------------------------------
     def send(self) -> SendReport:
-        """Send approved drafts from the outbox, exactly once each."""
-        report = SendReport()
+        """Send approved drafts from the outbox, exactly once each, each after a consent
+        check; then show what was sent or cancelled on the CRM tasks."""
         with self.store.session() as session:
-            ids = session.scalars(
-                select(OutboxEmail.id).where(
-                    OutboxEmail.state.in_(["queued", "sending", "failed"]),
-                    OutboxEmail.attempts < MAX_SEND_ATTEMPTS,
-                ).order_by(OutboxEmail.id)
-            ).all()
-        tick = self.progress("send", len(ids))
-        for outbox_id in ids:
-            self._send_one(outbox_id, report)
-            tick(1)
+            due = session.scalar(select(func.count()).select_from(OutboxEmail).where(
+                OutboxEmail.state.in_(["queued", "sending", "failed"]))) or 0
+        report = send_step.send(store=self.store, connector=self.connector, clock=self.clock,
+                                tick=self.progress("send", due))
+        self.push_task_updates()
         return report
-
-    def _send_one(self, outbox_id: int, report: SendReport) -> None:
-        now = self.clock()
-        with self.store.session() as session:
-            row = session.get_one(OutboxEmail, outbox_id)
-            proposal = session.get_one(Proposal, row.proposal_id)
-            label = service.decision_for(session=session, proposal_id=proposal.id)
-            # Belt and braces: the outbox only ever holds approved drafts, but the send step
-            # checks the proposal and its label again before anything leaves.
-            if not may_send(ProposalState(proposal.state)) or label is None or (
-                label.decision != "approved"
-            ):
-                row.state = "refused"
-                service.audit(session=session, proposal_id=proposal.id, event="send_refused",
-                              actor="leadloop", detail={"state": proposal.state})
-                report.refused += 1
-                return
-            if not _claim(session, row, now=now, lease=SEND_LEASE):
-                return  # another sender holds it, or took it since we listed it
-            email = OutgoingEmail(
-                idempotency_key=row.idempotency_key, lead_crm_id=row.crm_id, to=row.to_address,
-                subject=row.subject, body=row.body, from_owner_id=row.owner_id,
-            )
-        try:
-            result = self.connector.find_sent_email(email.idempotency_key)
-            if result is None:
-                result = self.connector.send_email(email)
-        except ConnectorError as exc:
-            with self.store.session() as session:
-                row = session.get_one(OutboxEmail, outbox_id)
-                proposal = session.get_one(Proposal, row.proposal_id)
-                row.state, row.last_error = "failed", str(exc)
-                if proposal.state == ProposalState.APPROVED:
-                    proposal.state = transition(ProposalState.APPROVED, ProposalEvent.SEND_FAILED)
-                service.audit(session=session, proposal_id=proposal.id, event="send_failed",
-                              actor="leadloop", detail={"error": str(exc)})
-            report.failed += 1
-            return
-        with self.store.session() as session:
-            row = session.get_one(OutboxEmail, outbox_id)
-            proposal = session.get_one(Proposal, row.proposal_id)
-            row.state, row.message_id, row.sent_at = "sent", result.message_id, result.sent_at
-            proposal.state = transition(ProposalState(proposal.state), ProposalEvent.SENT)
-            service.audit(session=session, proposal_id=proposal.id, event="sent",
-                          actor="leadloop",
-                          detail={"message_id": result.message_id, "to": row.to_address,
-                                  "already_sent": result.already_sent or None})
-        if result.already_sent:
-            report.already_sent += 1
-        else:
-            report.sent += 1
 
     # ----- all -----------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
@@ -725,23 +618,6 @@ class Pipeline:
 class _Recorded:
     fallback_reason: str | None
     payload_flags: bool
-
-
-def _claim(session: Session, row: OutboxEmail, *, now: datetime, lease: timedelta) -> bool:
-    """Take an outbox row for sending, atomically: of two senders, only one gets it.
-
-    The row is marked 'sending' before anything is sent: if we die mid-send, the run that
-    takes it over after the lease asks the CRM's email log before sending again.
-    """
-    takeable = OutboxEmail.state.in_(["queued", "failed"]) | (
-        (OutboxEmail.state == "sending") & (OutboxEmail.claimed_at < now - lease))
-    claimed = session.execute(
-        update(OutboxEmail)
-        .where(OutboxEmail.id == row.id, OutboxEmail.attempts == row.attempts, takeable)
-        .values(state="sending", attempts=row.attempts + 1, claimed_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(claimed.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def _factors(result: LeadScore) -> dict[str, Any]:
@@ -767,11 +643,9 @@ def _latest_scores(session: Session, crm_ids: Sequence[str]) -> dict[str, Score]
 
 def _supersede(session: Session, pending: list[Proposal], now: datetime) -> None:
     for proposal in pending:
-        if proposal.state != ProposalState.PENDING:
-            continue
-        proposal.state = transition(ProposalState.PENDING, ProposalEvent.SUPERSEDE)
-        service.audit(session=session, proposal_id=proposal.id, event="superseded",
-                      actor="leadloop", detail={"reason": "a newer score replaced it"}, at=now)
+        if proposal.state == ProposalState.PENDING:
+            service.supersede(session=session, proposal=proposal,
+                              why="a newer score replaced it", now=now)
     pending.clear()
 
 

@@ -19,7 +19,16 @@ class DecisionIn(BaseModel):
     final_text: str | None = Field(
         default=None,
         max_length=MAX_FINAL_TEXT,
-        description="Approve a draft with this edited email ('Subject: ...' first line optional).",
+        description="Approve a draft with this edited email as one text ('Subject: ...' first "
+        "line optional). Prefer final_subject and final_body.",
+    )
+    final_subject: str | None = Field(
+        default=None, max_length=998,
+        description="Approve a draft with this subject (the proposed one when left out).",
+    )
+    final_body: str | None = Field(
+        default=None, max_length=MAX_FINAL_TEXT,
+        description="Approve a draft with this body (the proposed one when left out).",
     )
     final_score: int | None = Field(
         default=None, ge=0, le=100, description="Approve a score override with this score."
@@ -37,8 +46,13 @@ class DecisionIn(BaseModel):
     def _reason_for_reject(self) -> DecisionIn:
         if self.decision == "reject" and not (self.reason and self.reason.strip()):
             raise ValueError("a rejection needs a reason")
-        if self.decision == "reject" and (self.final_text or self.final_score is not None):
-            raise ValueError("a rejection takes a reason, not final_text or final_score")
+        edits = (self.final_text, self.final_subject, self.final_body)
+        if self.decision == "reject" and (
+            any(e is not None for e in edits) or self.final_score is not None):
+            raise ValueError("a rejection takes a reason, not an edited email or a score")
+        if self.final_text is not None and (
+            self.final_subject is not None or self.final_body is not None):
+            raise ValueError("give final_text, or final_subject and final_body, not both")
         return self
 
 
@@ -80,6 +94,8 @@ class ProposalOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     expires_at: datetime | None
+    assignee_id: str | None = None
+    approver_id: str | None = None
     version: int
 
 

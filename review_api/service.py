@@ -14,6 +14,8 @@ from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from review_api import tasksync
+from review_api.authority import Decider, check
 from review_api.errors import (
     BadDecisionError,
     ConflictError,
@@ -33,7 +35,7 @@ from review_api.store.models import (
     Score,
     utcnow,
 )
-from review_api.taskbody import EmailText, parse_draft_task
+from review_api.taskbody import EmailText, leaked_notes, parse_email_text
 from review_api.workflow import ProposalEvent, ProposalState, transition
 
 DRAFT = "draft"
@@ -134,12 +136,31 @@ def _original_email(proposal: Proposal) -> EmailText:
     return EmailText(subject=proposal.payload["subject"], body=proposal.payload["body"])
 
 
+def stamp(moment: datetime) -> str:
+    """A time as task notes show it."""
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _edited_email(original: EmailText, decision: DecisionIn) -> EmailText:
+    if decision.final_subject is not None or decision.final_body is not None:
+        return EmailText(
+            subject=(original.subject if decision.final_subject is None
+                     else decision.final_subject.strip()),
+            body=original.body if decision.final_body is None else decision.final_body.rstrip())
+    if decision.final_text is not None:
+        return parse_email_text(decision.final_text, fallback_subject=original.subject)
+    return original
+
+
 def decide(
     *, session: Session, proposal: Proposal, decision: DecisionIn, source: str, now: datetime,
+    decider: Decider,
 ) -> Decision:
-    """Apply a rep's decision: move the state, store the label, queue an approved email.
+    """Apply a rep's decision: move the state, store the label, queue an approved email,
+    and queue the push of the outcome to the CRM task.
 
     Raises:
+        NotEntitledError: ``decider`` may not take this decision (authority.check).
         ConflictError: the proposal changed since the version the rep saw.
         InvalidTransitionError: the proposal is no longer pending.
         BadDecisionError: the decision does not fit the proposal's kind.
@@ -152,6 +173,7 @@ def decide(
     state = ProposalState(proposal.state)
     event = ProposalEvent.APPROVE if decision.decision == "approve" else ProposalEvent.REJECT
     new_state = transition(state, event)
+    check(proposal, decider=decider, decision=decision.decision)
 
     label = Decision(
         proposal_id=proposal.id, decision="approved" if event is ProposalEvent.APPROVE
@@ -162,22 +184,27 @@ def decide(
     new_score: tuple[int, str] | None = None
     if proposal.kind == DRAFT:
         if decision.final_score is not None:
-            raise BadDecisionError("a draft takes final_text, not final_score")
+            raise BadDecisionError("a draft takes an edited email, not a score")
         original = _original_email(proposal)
         label.original_text = original.as_text()
         if event is ProposalEvent.APPROVE:
-            email = (
-                parse_draft_task(decision.final_text, fallback_subject=original.subject)
-                if decision.final_text is not None else original
-            )
+            email = _edited_email(original, decision)
             if not email.body.strip():
-                raise BadDecisionError("the approved email is empty; reject it instead")
+                raise BadDecisionError("the approved email is empty; write it or reject it")
+            if not email.subject.strip():
+                raise BadDecisionError("the approved email has no subject; write one")
+            leaks = leaked_notes(email, [str(proposal.payload.get("description") or "")])
+            if leaks:
+                raise BadDecisionError(
+                    f"the approved email holds a line of leadloop's notes for you "
+                    f"({leaks[0]!r}); take it out of the email")
             label.final_text = email.as_text()
             label.diff = text_diff(label.original_text, label.final_text)
             label.edit_distance = edit_distance(label.original_text, label.final_text)
     else:
-        if decision.final_text is not None:
-            raise BadDecisionError("a score override takes final_score, not final_text")
+        if any(e is not None for e in (decision.final_text, decision.final_subject,
+                                        decision.final_body)):
+            raise BadDecisionError("a score override takes a score, not an email")
         proposed = int(proposal.payload["new_score"])
         label.original_score = proposed
         if event is ProposalEvent.APPROVE:
@@ -212,6 +239,17 @@ def decide(
                    "edit_distance": label.edit_distance, "final_score": label.final_score,
                    "final_text": label.final_text},
     })
+    where = "in the CRM" if source == "crm" else "in leadloop"
+    who = decision.decided_by or "unknown"
+    if label.decision == "rejected":
+        then = "nothing was sent" if proposal.kind == DRAFT else "the score stays as it was"
+        note = f"rejected {where} by {who} at {stamp(now)}; {then}"
+    elif proposal.kind == DRAFT:
+        note = f"approved {where} by {who} at {stamp(now)}; queued to send"
+    else:
+        note = f"approved {where} by {who} at {stamp(now)}; score {label.final_score} in force"
+    tasksync.enqueue(session=session, proposal_id=proposal.id, event="decided", note=note,
+                     at=now)
     return label
 
 
@@ -276,7 +314,29 @@ def expire_due(*, session: Session, now: datetime) -> int:
         audit(session=session, proposal_id=proposal.id, event="expired", actor="leadloop",
               detail={"expires_at": proposal.expires_at.isoformat() if proposal.expires_at
                       else None}, at=now)
+        then = "nothing was sent" if proposal.kind == DRAFT else "the score stays as it was"
+        tasksync.enqueue(session=session, proposal_id=proposal.id, event="expired",
+                         note=f"expired in leadloop at {stamp(now)}: nobody decided in time; "
+                              f"{then}", at=now)
     return len(due)
+
+
+def supersede(*, session: Session, proposal: Proposal, why: str, now: datetime) -> None:
+    """A newer proposal replaces a pending one; its task is closed, saying why."""
+    proposal.state = transition(ProposalState(proposal.state), ProposalEvent.SUPERSEDE)
+    audit(session=session, proposal_id=proposal.id, event="superseded", actor="leadloop",
+          detail={"reason": why}, at=now)
+    tasksync.enqueue(session=session, proposal_id=proposal.id, event="superseded",
+                     note=f"superseded in leadloop at {stamp(now)}: {why}", at=now)
+
+
+def cancel(*, session: Session, proposal: Proposal, why: str, now: datetime) -> None:
+    """Consent is gone before the email left: the proposal is cancelled, its task closed."""
+    proposal.state = transition(ProposalState(proposal.state), ProposalEvent.CANCEL)
+    audit(session=session, proposal_id=proposal.id, event="cancelled", actor="leadloop",
+          detail={"reason": why}, at=now)
+    tasksync.enqueue(session=session, proposal_id=proposal.id, event="cancelled",
+                     note=f"not sent: {why} (seen at {stamp(now)})", at=now)
 
 
 def escalate_due(
@@ -303,6 +363,10 @@ def escalate_due(
         audit(session=session, proposal_id=proposal.id, event="escalated", actor="leadloop",
               detail={"from": proposal.owner_id, "to": manager,
                       "reason": f"pending for more than {after}"}, at=now)
+        tasksync.enqueue(session=session, proposal_id=proposal.id, event="escalated",
+                         note=f"escalated to {manager} at {stamp(now)}: pending for more "
+                              f"than {after}; {manager} or {proposal.owner_id} may decide",
+                         at=now)
         moved += 1
     return moved
 

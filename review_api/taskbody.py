@@ -1,16 +1,19 @@
-"""What a review task says in the CRM, and how the rep's edited text is read back.
+"""What a review task says in the CRM besides the email, and the check that keeps it out.
 
-A draft task's description holds the email the rep may edit, then a marker line, then
-notes for the rep (score, why, flags). Only the part above the marker is the email.
+A draft's email travels in the task's own email fields (subject, body), which the rep edits.
+The task's free text holds only notes for the rep (score, why, flags, how to decide); it is
+never read back as part of the email. At send, an email holding any line of those notes is
+refused, so notes cannot reach a prospect even if a rep pastes them into the email.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-MARKER = "----- leadloop: edit the email above this line; notes for you below -----"
 SUBJECT_PREFIX = "Subject:"
+# Lines shorter than this are too common to be evidence of leaked notes ("Thanks,").
+MIN_NOTES_LINE = 12
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,8 +28,7 @@ class EmailText:
         return f"{SUBJECT_PREFIX} {self.subject}\n\n{self.body}"
 
 
-def render_draft_task(
-    email: EmailText,
+def render_draft_notes(
     *,
     score: int | None,
     tier: str | None,
@@ -34,8 +36,8 @@ def render_draft_task(
     flags: Sequence[str] = (),
     proposal_key: str,
 ) -> str:
-    """The description of a draft review task."""
-    notes = [MARKER]
+    """The notes of a draft review task: everything the rep reads that is not the email."""
+    notes = []
     if score is not None:
         notes.append(f"Score {score} (tier {tier}).")
     if factors:
@@ -46,10 +48,11 @@ def render_draft_task(
     else:
         notes.append("Checks: every claim traced to the lead's record; no risk flags.")
     notes.append(
-        "Approve: mark the task Completed. Reject: set Decision to Rejected, with a reason."
+        "Edit the email in its subject and body fields. Approve: mark the task Completed. "
+        "Reject: set Decision to Rejected, with a reason."
     )
     notes.append(f"Proposal: {proposal_key}")
-    return email.as_text() + "\n\n" + "\n".join(notes)
+    return "\n".join(notes)
 
 
 def render_score_task(
@@ -61,7 +64,7 @@ def render_score_task(
     factors: Sequence[str],
     proposal_key: str,
 ) -> str:
-    """The description of a score override review task."""
+    """The notes of a score override review task."""
     was = f"{old_score} (tier {old_tier})" if old_score is not None else "no score"
     lines = [
         f"leadloop proposes score {new_score} (tier {new_tier}); the lead now has {was}.",
@@ -73,14 +76,25 @@ def render_score_task(
     return "\n".join(lines)
 
 
-def parse_draft_task(description: str, *, fallback_subject: str) -> EmailText:
-    """The email as the rep left it in the task description."""
-    text = description.replace("\r\n", "\n")
-    email_part = text.split(MARKER, 1)[0].strip("\n")
-    first, _, rest = email_part.partition("\n")
+def parse_email_text(text: str, *, fallback_subject: str) -> EmailText:
+    """An email written as one text, as the API takes it: 'Subject: ...' first, optionally."""
+    text = text.replace("\r\n", "\n").strip("\n")
+    first, _, rest = text.partition("\n")
     if first.startswith(SUBJECT_PREFIX):
         subject = first[len(SUBJECT_PREFIX):].strip() or fallback_subject
         body = rest.strip("\n")
     else:
-        subject, body = fallback_subject, email_part
+        subject, body = fallback_subject, text
     return EmailText(subject=subject, body=body.rstrip())
+
+
+def leaked_notes(email: EmailText, notes: Iterable[str]) -> list[str]:
+    """The lines of ``notes`` (each a task's notes text) that appear as lines of the email."""
+    mine = {_squash(line) for text in notes for line in text.splitlines()}
+    mine = {line for line in mine if len(line) >= MIN_NOTES_LINE}
+    lines = [email.subject, *email.body.splitlines()]
+    return [line.strip() for line in lines if _squash(line) in mine]
+
+
+def _squash(line: str) -> str:
+    return " ".join(line.replace("-", " ").split()).casefold()

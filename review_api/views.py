@@ -22,6 +22,7 @@ from connectors.hubspot.webhooks import (
     WebhookSignatureError,
 )
 from review_api import labels, service
+from review_api.authority import Decider, NotEntitledError
 from review_api.deps import (
     AdminDep,
     AnalystDep,
@@ -46,7 +47,7 @@ from review_api.webhooks import (
     FLOW_TIMESTAMP_HEADER,
     WebhookError,
     Webhooks,
-    outbound_task_ids,
+    new_notifications,
     verify_flow_call,
 )
 
@@ -55,7 +56,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorOut} for code in (400, 401, 403, 404, 409, 413, 422)
 }
 States = Literal[
-    "pending", "approved", "rejected", "expired", "superseded", "sent", "send_failed"
+    "pending", "approved", "rejected", "expired", "superseded", "sent", "send_failed",
+    "cancelled",
 ]
 MAX_BULK = 100
 MAX_ID = 2_147_483_647  # ids are 32-bit on every backend we support
@@ -146,8 +148,18 @@ def _decide(request: Request, session: Session, proposal_id: int, decision: Deci
             who: Principal, now: datetime) -> DecisionOut:
     proposal = service.get_visible(session=session, proposal_id=proposal_id, principal=who)
     decision = decision.model_copy(update={"decided_by": who.actor})
-    label = service.decide(session=session, proposal=proposal, decision=decision, source="api",
-                           now=now)
+    decider = Decider(owner_id=who.owner_id, admin=who.role is Role.ADMIN)
+    try:
+        label = service.decide(session=session, proposal=proposal, decision=decision,
+                               source="api", now=now, decider=decider)
+    except NotEntitledError as exc:
+        # The request's transaction rolls back; the refusal is kept in one of its own.
+        with get_store(request).session() as own:
+            service.audit(session=own, proposal_id=proposal_id, event="decision_refused",
+                          actor=who.actor, at=now,
+                          detail={"source": "api", "decision": decision.decision,
+                                  "reason": str(exc), "must_decide": exc.must_decide})
+        raise
     api_metrics = request.app.state.metrics
     api_metrics.decisions.labels(label.decision, proposal.kind).inc()
     api_metrics.decision_latency.observe(max(0.0, (now - proposal.created_at).total_seconds()))
@@ -348,22 +360,29 @@ def _refuse(request: Request, source: str, exc: ReviewError | ConnectorError) ->
                      response_class=Response)
 async def salesforce_webhook(request: Request, background: BackgroundTasks) -> Response:
     """A Salesforce outbound message (SOAP) about Task changes, or a signed Flow call (JSON);
-    verified, acknowledged, then reconciled at once."""
+    verified, acknowledged, then reconciled at once. A redelivered outbound message is
+    acknowledged again, and nothing more."""
     hooks = _webhooks(request)
     body = await request.body()
+    # The checks record each delivery in the store: database work, so on a worker thread.
     try:
         if request.headers.get("content-type", "").startswith("application/json"):
-            task_ids = verify_flow_call(
-                hooks, body=body, signature=request.headers.get(FLOW_SIGNATURE_HEADER),
+            task_ids = await run_in_threadpool(
+                verify_flow_call, hooks, body=body,
+                signature=request.headers.get(FLOW_SIGNATURE_HEADER),
                 timestamp=request.headers.get(FLOW_TIMESTAMP_HEADER))
             reply: Response = JSONResponse({"accepted": len(task_ids)})
+            changed = True
         else:
-            task_ids = outbound_task_ids(body, org_id=hooks.salesforce_org_id)
+            # Acknowledged even when every notification was taken before: without the
+            # ACK, Salesforce would keep resending it for a day.
+            changed = bool(await run_in_threadpool(new_notifications, hooks, body))
             reply = Response(ACK, media_type="text/xml")
     except WebhookError as exc:
         _refuse(request, "salesforce", exc)
         raise
-    background.add_task(hooks.on_task_change)
+    if changed:
+        background.add_task(hooks.on_task_change)
     return reply
 
 
@@ -376,7 +395,8 @@ async def hubspot_webhook(request: Request, background: BackgroundTasks) -> dict
         if hooks.hubspot is None:
             raise WebhookError(
                 "HubSpot webhooks are off: set LEADLOOP_WEBHOOKS__HUBSPOT_APP_SECRET")
-        hooks.hubspot.verify(
+        await run_in_threadpool(  # it records the signature in the store
+            hooks.hubspot.verify,
             method=request.method, uri=str(request.url), body=body,
             signature=request.headers.get(SIGNATURE_HEADER),
             timestamp=request.headers.get(TIMESTAMP_HEADER))

@@ -5,8 +5,11 @@ pending ──approve──▶ approved ──sent──▶ sent
    │                    │
    ├──reject──▶ rejected └──send_failed──▶ send_failed ──retry──▶ approved
    ├──expire──▶ expired
-   └──supersede──▶ superseded
+   ├──supersede──▶ superseded
+   └──cancel──▶ cancelled ◀──cancel── approved, send_failed
 ```
+``cancel`` is consent withdrawn before the email left: the lead opted out, was deleted or
+changed address, or is on the suppression list.
 Side effects (CRM writes, sends) run in flows after the new state is committed.
 """
 
@@ -27,6 +30,7 @@ class ProposalState(StrEnum):
     SUPERSEDED = "superseded"
     SENT = "sent"
     SEND_FAILED = "send_failed"
+    CANCELLED = "cancelled"
 
 
 class ProposalEvent(StrEnum):
@@ -39,6 +43,7 @@ class ProposalEvent(StrEnum):
     SENT = "sent"
     SEND_FAILED = "send_failed"
     RETRY = "retry"
+    CANCEL = "cancel"
 
 
 _S, _E = ProposalState, ProposalEvent
@@ -51,11 +56,14 @@ TRANSITIONS: dict[tuple[ProposalState, ProposalEvent], ProposalState] = {
     (_S.APPROVED, _E.SEND_FAILED): _S.SEND_FAILED,
     (_S.SEND_FAILED, _E.RETRY): _S.APPROVED,
     (_S.SEND_FAILED, _E.SENT): _S.SENT,
+    (_S.PENDING, _E.CANCEL): _S.CANCELLED,
+    (_S.APPROVED, _E.CANCEL): _S.CANCELLED,
+    (_S.SEND_FAILED, _E.CANCEL): _S.CANCELLED,
 }
 
 DECIDABLE = frozenset({ProposalState.PENDING})
 FINAL = frozenset(
-    {_S.REJECTED, _S.EXPIRED, _S.SUPERSEDED, _S.SENT}
+    {_S.REJECTED, _S.EXPIRED, _S.SUPERSEDED, _S.SENT, _S.CANCELLED}
 )
 
 

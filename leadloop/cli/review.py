@@ -11,10 +11,16 @@ from pathlib import Path
 import typer
 from rich.panel import Panel
 from rich.table import Table
+from rich.text import Text
 
+from connectors.sandbox.crm import SandboxCRM, SandboxTask
 from leadloop.cli.common import console, settings
 from leadloop.errors import LeadloopError
-from leadloop.wiring import open_sandbox
+from leadloop.wiring import open_sandbox, open_store
+from review_api import service
+from review_api.authority import Decider, NotEntitledError, check
+from review_api.taskbody import parse_email_text
+from review_api.workflow import ProposalState
 
 app = typer.Typer(
     help="Decide pending review tasks in the sandbox CRM, as a rep.",
@@ -47,10 +53,55 @@ def list_tasks(
 
 @app.command("show")
 def show(task_id: str) -> None:
-    """Show one task as the rep sees it."""
+    """Show one task exactly as the rep has it: the email fields, the notes, leadloop's note."""
     task = open_sandbox(settings()).get_task(task_id)
-    console.print(Panel(task.description, title=f"{task.task_id} · {task.subject}",
-                        subtitle=f"lead {task.lead_crm_id} · {task.status}"), highlight=False)
+    # A Panel reads a str title as markup whatever the console says, so the titles are Text.
+    console.print(Text(f"{task.task_id} · {task.subject} · lead {task.lead_crm_id} · "
+                       f"{task.status}{' · ' + task.decision if task.decision else ''} · "
+                       f"with {task.owner_id}"))
+    if task.kind == "draft":
+        console.print(Panel(Text(task.email_body), title=Text(f"email: {task.email_subject}"),
+                            title_align="left"))
+    console.print(Panel(Text(task.description), title=Text("notes for you"),
+                        title_align="left"))
+    if task.note or task.outcome:
+        console.print(Text(f"leadloop: {task.outcome or 'open'}: {task.note}"))
+
+
+def _task_for(task_id: str, by: str | None, *, decision: str, kind: str | None = None
+              ) -> tuple[SandboxCRM, SandboxTask, str]:
+    """The task, and who decides; one clear line when the action cannot take effect."""
+    current = settings()
+    crm = open_sandbox(current)
+    task = crm.get_task(task_id)
+    if task.proposal_key is None:
+        raise LeadloopError(f"{task_id} is not a leadloop review task")
+    if kind is not None and task.kind != kind:
+        raise LeadloopError(WRONG_ACTION[(str(task.kind), kind)].format(task=task_id))
+    who = by or task.owner_id
+    store = open_store(current)
+    try:
+        with store.session() as session:
+            proposal = service.get_by_key(session=session, key=task.proposal_key)
+            if proposal is not None and proposal.state != ProposalState.PENDING:
+                raise LeadloopError(f"{task_id} is already {proposal.state} in leadloop; "
+                                    "nothing you do on it now takes effect")
+            if proposal is not None:
+                check(proposal, decider=Decider(owner_id=who),
+                      decision="approve" if decision == "approve" else "reject")
+    except NotEntitledError as exc:
+        raise LeadloopError(str(exc)) from None
+    finally:
+        store.close()
+    return crm, task, who
+
+
+WRONG_ACTION = {
+    ("draft", "score_override"): "{task} is an email draft: a score cannot be set on it; "
+    "approve it (with --edit-file to change the email) or reject it",
+    ("score_override", "draft"): "{task} is a score change: it takes a score, not an email; "
+    "use leadloop review score {task} N, approve it as proposed, or reject it",
+}
 
 
 @app.command("approve")
@@ -61,15 +112,20 @@ def approve(
     by: str | None = typer.Option(None, "--by", help="Who decides (default the task owner)."),
 ) -> None:
     """Approve a task, optionally with your edited email."""
-    crm = open_sandbox(settings())
-    task = crm.get_task(task_id)
-    text = None
+    crm, task, who = _task_for(task_id, by, decision="approve",
+                               kind="draft" if edit_file is not None else None)
+    email = None
     if edit_file is not None:
         try:
             text = edit_file.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise LeadloopError(f"cannot read --edit-file {edit_file}: {exc}") from None
-    crm.approve_task(task_id, by=by or task.owner_id, description=text)
+        email = parse_email_text(text, fallback_subject=task.email_subject)
+        if not email.body.strip():
+            raise LeadloopError(f"--edit-file {edit_file} holds no email body; write the "
+                                "email, or reject the task")
+    crm.approve_task(task_id, by=who, email_subject=email.subject if email else None,
+                     email_body=email.body if email else None)
     console.print(f"approved {task_id}; run leadloop reconcile to log it")
 
 
@@ -80,9 +136,8 @@ def reject(
     by: str | None = typer.Option(None, "--by", help="Who decides (default the task owner)."),
 ) -> None:
     """Reject a task with a reason."""
-    crm = open_sandbox(settings())
-    task = crm.get_task(task_id)
-    crm.reject_task(task_id, by=by or task.owner_id, reason=reason)
+    crm, _task, who = _task_for(task_id, by, decision="reject")
+    crm.reject_task(task_id, by=who, reason=reason)
     console.print(f"rejected {task_id}; run leadloop reconcile to log it")
 
 
@@ -93,7 +148,6 @@ def set_score(
     by: str | None = typer.Option(None, "--by", help="Who decides (default the task owner)."),
 ) -> None:
     """Approve a score override with your own score."""
-    crm = open_sandbox(settings())
-    task = crm.get_task(task_id)
-    crm.set_final_score(task_id, by=by or task.owner_id, score=score)
+    crm, _task, who = _task_for(task_id, by, decision="approve", kind="score_override")
+    crm.set_final_score(task_id, by=who, score=score)
     console.print(f"set score {score} on {task_id}; run leadloop reconcile to log it")

@@ -70,18 +70,22 @@ def print_propose(report: ProposeReport) -> None:
 def print_reconcile(report: ReconcileReport) -> None:
     console.print(
         f"reconciled {report.changes} task change(s): {report.approved} approved, "
-        f"{report.rejected} rejected, {report.already_decided} already decided, "
-        f"{report.unknown} unknown, {report.expired} proposal(s) expired, "
-        f"{report.escalated} escalated to a manager"
+        f"{report.rejected} rejected, {report.refused} refused, {report.overruled} overruled "
+        f"(already decided otherwise), {report.already_decided} already taken, "
+        f"{report.unknown} unknown; {report.expired} proposal(s) expired, "
+        f"{report.escalated} escalated to a manager; {report.tasks_updated} CRM task(s) updated"
     )
     for error in report.errors[:10]:
-        console.print(f"  refused: {error}")
+        console.print(f"  {error}")
 
 
 def print_send(report: SendReport) -> None:
     console.print(
         f"sent {report.sent} email(s); {report.already_sent} found already sent, "
-        f"{report.failed} failed (will retry), {report.refused} refused"
+        f"{report.failed} failed (will retry), {report.refused} refused, "
+        f"{report.cancelled} cancelled (no consent now)"
+        + (f", {report.not_checked} held (consent could not be checked in the CRM)"
+           if report.not_checked else "")
     )
 
 

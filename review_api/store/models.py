@@ -175,6 +175,9 @@ class Proposal(Base):
     snoozed_until: Mapped[datetime | None]
     # Who must decide now: the lead's owner, or whom an escalation rule reassigned it to.
     assignee_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    # When a rule requires one person's approval (the owner's manager), that person; only
+    # they (or an admin) may approve it. "" when the rule found nobody: only an admin may.
+    approver_id: Mapped[str | None] = mapped_column(String(64))
     version: Mapped[int] = mapped_column(default=1)
 
     __mapper_args__ = {"version_id_col": version}
@@ -259,3 +262,51 @@ class DraftRuleSwitch(Base):
     enabled: Mapped[bool] = mapped_column(Boolean)
     changed_by: Mapped[str] = mapped_column(String(64))
     changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebhookReceipt(Base):
+    """A webhook delivery already taken, kept until a copy of it could no longer arrive.
+
+    The primary key decides, for every worker and process at once, which copy is the first.
+    """
+
+    __tablename__ = "webhook_receipts"
+
+    # "<source>:<id>": "hubspot:<signature>", "sf-flow:<signature>", "sf-outbound:<Id>".
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    source: Mapped[str] = mapped_column(String(32))
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TaskUpdateRow(Base):
+    """A change to a proposal that its CRM task must show, waiting to be pushed (an outbox).
+
+    Written in the transaction that changes the proposal, so a crash cannot lose it; the
+    push sets the task to the state the proposal holds then, so rows for one proposal
+    coalesce and a late push never writes a stale state.
+    """
+
+    __tablename__ = "task_updates"
+    __table_args__ = (Index("ix_task_updates_state_id", "state", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id"), index=True)
+    event: Mapped[str] = mapped_column(String(32))
+    note: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[str] = mapped_column(String(16), default="queued")
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    done_at: Mapped[datetime | None]
+
+
+class Suppression(Base):
+    """An address leadloop never emails again (opted out, or the lead was deleted)."""
+
+    __tablename__ = "suppressions"
+
+    email: Mapped[str] = mapped_column(String(254), primary_key=True)
+    reason: Mapped[str] = mapped_column(Text)
+    crm_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

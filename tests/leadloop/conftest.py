@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from connectors.base import CRMConnector, OutgoingEmail, SendResult
 from connectors.sandbox import SandboxConnector, SandboxCRM
 from drafting import TemplateDrafter
 from leadloop.pipeline import Pipeline
@@ -17,9 +18,33 @@ from scoring import default_weights_path, load_weights
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 
-def make_pipeline(store: Store, crm: SandboxCRM, **kw: object) -> Pipeline:
+class Transport:
+    """Every email handed to the CRM's send call, in order: counted where the harm happens,
+    before the CRM's own log could drop a repeat."""
+
+    def __init__(self) -> None:
+        self.calls: list[OutgoingEmail] = []
+
+    def keys(self) -> list[str]:
+        return [email.idempotency_key for email in self.calls]
+
+
+class RecordingConnector(SandboxConnector):
+    """The sandbox connector with its send calls recorded on a :class:`Transport`."""
+
+    def __init__(self, crm: SandboxCRM, transport: Transport) -> None:
+        super().__init__(crm)
+        self.transport = transport
+
+    def send_email(self, email: OutgoingEmail) -> SendResult:
+        self.transport.calls.append(email)
+        return super().send_email(email)
+
+
+def make_pipeline(store: Store, crm: SandboxCRM, *, connector: CRMConnector | None = None,
+                  **kw: object) -> Pipeline:
     return Pipeline(
-        store=store, connector=SandboxConnector(crm),
+        store=store, connector=connector or SandboxConnector(crm),
         weights=load_weights(default_weights_path()), drafter=TemplateDrafter(),
         clock=lambda: NOW, **kw,  # type: ignore[arg-type]
     )

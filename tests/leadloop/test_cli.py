@@ -66,7 +66,8 @@ def test_rep_decides_in_the_sandbox_and_the_loop_picks_it_up(tmp_path: Path) -> 
     assert len(pending) >= 2
     first, second = pending[0], pending[1]
     assert first.task_id in leadloop("review", "list")
-    assert "Subject:" in leadloop("review", "show", first.task_id)
+    shown = leadloop("review", "show", first.task_id)
+    assert f"email: {first.email_subject}" in shown and "notes for you" in shown
 
     edit = tmp_path / "edit.txt"
     edit.write_text("Subject: Quick question\n\nHi,\n\nMay I call you on Tuesday?\n\nBest")

@@ -24,9 +24,8 @@ from review_api.store.models import (
     OutboxEmail,
     Proposal,
 )
-from review_api.taskbody import MARKER
 
-from .conftest import make_pipeline
+from .conftest import NOW, make_pipeline
 
 MESSY = [
     {"first_name": "No", "last_name": "Email", "company": "Nowhere", "email": None},
@@ -142,13 +141,21 @@ def test_crash_between_task_create_and_record_makes_no_duplicate(
         crashing.propose()
     created = len(crm.list_tasks())
     assert created > 0
-    assert _count(sqlite_store, Proposal, Proposal.crm_task_id.is_(None)) > 0
+    # Asked for, answer lost: marked so, not forgotten.
+    assert _count(sqlite_store, Proposal, Proposal.crm_task_id == "") == created
+    # Meanwhile one is expired: its task (which leadloop never heard of) must still close.
+    with sqlite_store.session() as session:
+        expiring = session.scalars(select(Proposal).order_by(Proposal.id)).first()
+        assert expiring is not None
+        expiring.expires_at = NOW
 
     healthy = make_pipeline(sqlite_store, crm)
-    report = healthy.write_back()
-    assert report.tasks_created == 0
+    healthy.reconcile()  # expires it, and confirms every task before pushing updates
     assert len(crm.list_tasks()) == created
     assert _count(sqlite_store, Proposal, Proposal.crm_task_id.is_(None)) == 0
+    assert _count(sqlite_store, Proposal, Proposal.crm_task_id == "") == 0
+    closed = [t for t in crm.list_tasks() if t.outcome == "expired"]
+    assert [t.proposal_key for t in closed] == [expiring.key]
 
 
 def test_reconcile_edited_draft_logs_label_and_sends_the_edit(
@@ -156,9 +163,8 @@ def test_reconcile_edited_draft_logs_label_and_sends_the_edit(
 ) -> None:
     _cycle(pipeline)
     task = _pending_drafts(crm)[0]
-    email, _, notes = task.description.partition(MARKER)
-    edited = email.replace("\n\n", "\n\nThanks for coming to our webinar.\n\n", 1)
-    crm.approve_task(task.task_id, by=task.owner_id, description=edited + MARKER + notes)
+    edited = task.email_body.replace("\n\n", "\n\nThanks for coming to our webinar.\n\n", 1)
+    crm.approve_task(task.task_id, by=task.owner_id, email_body=edited)
 
     report = pipeline.reconcile()
     assert report.approved == 1
@@ -167,7 +173,7 @@ def test_reconcile_edited_draft_logs_label_and_sends_the_edit(
         assert label.decision == "approved" and label.source == "crm"
         assert label.edit_distance == len("Thanks for coming to our webinar.\n\n")
         assert "+Thanks for coming to our webinar." in (label.diff or "")
-        assert label.final_text is not None and MARKER not in label.final_text
+        assert label.final_text is not None and "Proposal:" not in label.final_text
     assert pipeline.send().sent == 1
     sent = crm.sent_emails()
     assert len(sent) == 1 and "Thanks for coming to our webinar." in sent[0].body

@@ -11,7 +11,6 @@ from connectors.sandbox import SandboxConnector, SandboxCRM
 from drafting.policy import parse_policy
 from leadloop.pipeline import Pipeline
 from review_api.store.models import AuditEvent, DraftRuleSwitch, Proposal
-from review_api.taskbody import MARKER
 
 from .conftest import NOW
 
@@ -44,7 +43,7 @@ def test_hostile_note_is_flagged_on_the_task_and_never_obeyed(
     pipeline.score()
     pipeline.propose()
     task = _task_for(crm, lead)
-    email, _, notes = task.description.partition(MARKER)  # type: ignore[attr-defined]
+    email, notes = task.email_body, task.description  # type: ignore[attr-defined]
     assert "50%" not in email
     assert "Lead notes read like instructions to the model" in notes
     assert "Second look" in notes
@@ -84,11 +83,11 @@ def test_what_reps_keep_deleting_is_left_out_of_the_next_drafts(
     pipeline.score()
     pipeline.propose()
     drafts = [t for t in crm.list_tasks(status="Not Started") if t.kind == "draft"
-              and ASK in t.description]
+              and ASK in t.email_body]
     assert len(drafts) >= 6
     for task in drafts:  # every rep deletes the same closing question
         crm.approve_task(task.task_id, by=task.owner_id,
-                         description=task.description.replace(ASK + "\n", ""))
+                         email_body=task.email_body.replace(ASK + "\n", ""))
     pipeline.reconcile()
 
     new = [_hot(crm, first_name=f"Bo{i}") for i in range(2)]

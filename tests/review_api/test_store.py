@@ -9,6 +9,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from review_api import service
+from review_api.authority import Decider
 from review_api.errors import ConflictError
 from review_api.schemas import DecisionIn
 from review_api.store.db import Store, is_current
@@ -109,13 +110,15 @@ def test_two_reps_deciding_one_proposal_at_once_leave_one_decision(store: Store)
         seen_by_first = first.get_one(Proposal, proposal_id)
         seen_by_second = second.get_one(Proposal, proposal_id)
         service.decide(session=first, proposal=seen_by_first, now=NOW, source="api",
-                       decision=DecisionIn(decision="approve", decided_by="U1"))
+                       decision=DecisionIn(decision="approve", decided_by="U1"),
+                       decider=Decider(owner_id="U1"))
         first.commit()
         with pytest.raises(ConflictError):
             # The UPDATE is guarded by the state and version read: PostgreSQL re-checks
             # them on the row as committed; SQLite starts its write transaction only now.
             service.decide(session=second, proposal=seen_by_second, now=NOW, source="api",
-                           decision=DecisionIn(decision="reject", reason="no", decided_by="U2"))
+                           decision=DecisionIn(decision="reject", reason="no", decided_by="U1"),
+                           decider=Decider(owner_id="U1"))
         second.rollback()
     with store.session() as session:
         assert session.get_one(Proposal, proposal_id).state == "approved"
