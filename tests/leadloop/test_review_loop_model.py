@@ -64,7 +64,9 @@ from tests.conftest import PG_SERVER
 
 from .conftest import NOW, RecordingConnector, Transport, make_pipeline
 
-EXAMPLES = int(os.environ.get("LEADLOOP_MODEL_EXAMPLES", "40"))
+# Examples per backend; with these, each safety check was seen to fail when broken on
+# purpose (see the closing note of the issue). PostgreSQL runs half as many: it is slower.
+EXAMPLES = int(os.environ.get("LEADLOOP_MODEL_EXAMPLES", "60"))
 STEPS = 30
 # The default rules, with the manager required from 150 employees so the loop meets it often.
 POLICY = (resources.files("drafting") / "default_policy.txt").read_text(encoding="utf-8").replace(
@@ -240,10 +242,11 @@ class ReviewLoopModel(RuleBasedStateMachine):
 
     @precondition(lambda self: bool(self._open_tasks()))
     @rule(pick=st.integers(min_value=0),
-          how=st.sampled_from(["approve", "edit", "reject", "score", "damaged_notes",
-                               "empty_edit", "email_on_score"]),
-          who=st.sampled_from(["task_owner", "task_owner", "lead_owner", "manager",
-                               "other_rep"]))
+          how=st.sampled_from(["approve", "approve", "edit", "reject", "score",
+                               "damaged_notes", "damaged_notes", "empty_edit",
+                               "email_on_score"]),
+          who=st.sampled_from(["task_owner", "task_owner", "task_owner", "lead_owner",
+                               "manager", "other_rep"]))
     def rep_decides_in_crm(self, pick: int, how: str, who: str) -> None:
         tasks = self._open_tasks()
         task = tasks[pick % len(tasks)]
@@ -333,9 +336,14 @@ class ReviewLoopModel(RuleBasedStateMachine):
                     "at": (self.now - timedelta(days=d)).isoformat()} for d in (1, 2, 3)]
         self.crm.update_lead(lead["crm_id"], events=events)
 
-    @rule(pick=st.integers(min_value=0), delete=st.booleans())
-    def lead_opts_out_or_is_deleted(self, pick: int, delete: bool) -> None:
+    @rule(pick=st.integers(min_value=0), delete=st.booleans(), busy=st.booleans())
+    def lead_opts_out_or_is_deleted(self, pick: int, delete: bool, busy: bool) -> None:
         leads = self.crm.list_leads(include_deleted=False)
+        if busy:  # most often a lead with a draft in flight, where consent matters
+            with self.store.session() as session:
+                live = set(session.scalars(select(Proposal.crm_id).where(
+                    Proposal.state.in_(["pending", "approved", "send_failed"]))))
+            leads = [lead for lead in leads if lead["crm_id"] in live] or leads
         lead = leads[pick % len(leads)]
         if delete:
             self.crm.delete_lead(lead["crm_id"])
@@ -424,7 +432,8 @@ def test_the_review_loop_keeps_its_word(backend: str, _pg_up: bool) -> None:
         pytest.skip("PostgreSQL is not running on 127.0.0.1:5432 (.ci/run starts it)")
     machine = type(f"ReviewLoop_{backend}", (ReviewLoopModel,), {"backend": backend})
     run_state_machine_as_test(machine, settings=settings(
-        max_examples=EXAMPLES, stateful_step_count=STEPS, deadline=None,
+        max_examples=EXAMPLES if backend == "sqlite" else max(1, EXAMPLES // 2),
+        stateful_step_count=STEPS, deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
         derandomize=False,
     ))
