@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from connectors.sandbox import SandboxCRM
 from leadloop.cli import app
-from leadloop.cli.common import console, settings
+from leadloop.cli.common import settings
 from leadloop.demo import DemoSummary, print_summary
 
 runner = CliRunner()
@@ -29,8 +29,9 @@ def data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
         monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("LEADLOOP_DATA_DIR", str(tmp_path / "data"))
-    # Wide enough that no table cell wraps a string the tests look for.
-    monkeypatch.setattr(console, "width", 400)
+    # Wide enough that no table cell wraps a string the tests look for. The console reads
+    # COLUMNS each time it prints; setting its `width` would pin it for later tests.
+    monkeypatch.setenv("COLUMNS", "400")
     settings.cache_clear()
     yield tmp_path / "data"
     settings.cache_clear()
