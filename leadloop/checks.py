@@ -7,7 +7,7 @@ entitled person, and CRM tasks that disagree with leadloop.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from sqlalchemy import select
 
@@ -22,12 +22,17 @@ _DECISIONS = {DecisionValue.APPROVED: TaskDecision.APPROVED,
               DecisionValue.REJECTED: TaskDecision.REJECTED}
 
 
-def shown(task: SandboxTask) -> TaskShown:
-    """A sandbox review task as the comparison needs it."""
+def _same(sandbox_id: str) -> str:
+    return sandbox_id
+
+
+def shown(task: SandboxTask, wire_id: Callable[[str], str] = _same) -> TaskShown:
+    """A sandbox review task as the comparison needs it, its ids as the connector sees
+    them (``wire_id`` maps a sandbox id to the id a CRM face shows for it)."""
     assert task.proposal_key is not None
     return TaskShown(
-        task_id=task.task_id, proposal_key=task.proposal_key,
-        open=task.status is not TaskStatusValue.COMPLETED, owner_id=task.owner_id,
+        task_id=wire_id(task.task_id), proposal_key=task.proposal_key,
+        open=task.status is not TaskStatusValue.COMPLETED, owner_id=wire_id(task.owner_id),
         decision=_DECISIONS.get(task.decision) if task.decision else None,
         outcome=TaskOutcome(task.outcome) if task.outcome else None)
 
@@ -54,9 +59,15 @@ def tasks_out_of_step(store: Store, tasks: Iterable[TaskShown]) -> list[str]:
     return problems
 
 
-def sandbox_tasks_out_of_step(store: Store, crm: SandboxCRM) -> list[str]:
-    """:func:`tasks_out_of_step` over every review task in the sandbox CRM."""
-    return tasks_out_of_step(store, [shown(t) for t in crm.list_tasks() if t.proposal_key])
+def sandbox_tasks_out_of_step(store: Store, crm: SandboxCRM,
+                              wire_id: Callable[[str], str] = _same) -> list[str]:
+    """:func:`tasks_out_of_step` over every review task in the sandbox CRM.
+
+    ``wire_id`` maps sandbox ids to the ids the connector stored: HubSpot's face shows
+    ``T000007`` as ``7``; the sandbox and Salesforce faces keep the sandbox's ids.
+    """
+    return tasks_out_of_step(
+        store, [shown(t, wire_id) for t in crm.list_tasks() if t.proposal_key])
 
 
 def sent_without_entitled_approval(store: Store, sent_keys: Iterable[str]) -> list[str]:

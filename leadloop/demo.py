@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -99,6 +99,14 @@ def demo_connector(crm_name: str, crm: SandboxCRM) -> Iterator[CRMConnector]:
         yield connector
 
 
+def _wire_id(crm_name: str) -> Callable[[str], str]:
+    """How the demo's connector spells a sandbox id (HubSpot's face numbers them)."""
+    if crm_name == "sandbox":
+        return str
+    link = importlib.import_module(f"connectors.{crm_name}.sandbox_link")
+    return getattr(link, "wire_id", str)
+
+
 def run_demo(
     settings: Settings, *, leads: int, seed: int, crm_name: str = "sandbox"
 ) -> DemoSummary:
@@ -125,7 +133,7 @@ def run_demo(
     rng = random.Random(seed)
     with demo_connector(crm_name, crm) as connector:
         pipeline = build_pipeline(settings, store=store, connector=connector)
-        summary = _two_rounds(pipeline, crm, rng, store)
+        summary = _two_rounds(pipeline, crm, rng, store, _wire_id(crm_name))
     summary.seconds = time.perf_counter() - started
     summary.store_url = settings.masked()["store_url"]
     summary.crm = crm_name
@@ -133,7 +141,8 @@ def run_demo(
 
 
 def _two_rounds(
-    pipeline: Pipeline, crm: SandboxCRM, rng: random.Random, store: Store
+    pipeline: Pipeline, crm: SandboxCRM, rng: random.Random, store: Store,
+    wire_id: Callable[[str], str],
 ) -> DemoSummary:
     try:
         # Round one: fresh leads are scored and the best get drafts.
@@ -155,7 +164,7 @@ def _two_rounds(
         _reps_decide_drafts(crm, rng, eager_reps=False)
         refused += pipeline.reconcile().refused
         cancelled += pipeline.send().cancelled
-        summary = _summarise(pipeline, crm)
+        summary = _summarise(pipeline, crm, wire_id)
         summary.approvals_refused, summary.sends_cancelled = refused, cancelled
         return summary
     finally:
@@ -230,7 +239,8 @@ def _new_interest(crm: SandboxCRM, rng: random.Random, now: datetime) -> None:
         crm.update_lead(lead["crm_id"], events=events)
 
 
-def _summarise(pipeline: Pipeline, crm: SandboxCRM) -> DemoSummary:
+def _summarise(pipeline: Pipeline, crm: SandboxCRM,
+               wire_id: Callable[[str], str]) -> DemoSummary:
     summary = DemoSummary(leads_in_crm=crm.count_leads())
     with pipeline.store.session() as session:
         summary.leads_synced = session.scalar(select(func.count()).select_from(Lead)) or 0
@@ -257,7 +267,7 @@ def _summarise(pipeline: Pipeline, crm: SandboxCRM) -> DemoSummary:
     summary.sent_without_approval = len(sent_without_entitled_approval(
         pipeline.store, [email.idempotency_key for email in crm.sent_emails()]))
     # Counted from the CRM's tasks against the store's proposals, one by one.
-    problems = sandbox_tasks_out_of_step(pipeline.store, crm)
+    problems = sandbox_tasks_out_of_step(pipeline.store, crm, wire_id)
     summary.tasks_out_of_step, summary.out_of_step_examples = len(problems), problems[:5]
     return summary
 

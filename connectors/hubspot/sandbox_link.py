@@ -17,10 +17,15 @@ from pydantic import SecretStr
 from connectors.hubspot.config import HubSpotConfig
 from connectors.hubspot.connector import HubSpotConnector
 from connectors.sandbox.crm import SandboxCRM
-from connectors.sandbox.hubspot_face import HubSpotFace
+from connectors.sandbox.hubspot_face import HubSpotFace, hubspot_id
 from connectors.smtp import SmtpConfig, SmtpSender
 
 SANDBOX_TOKEN = "sandbox-private-app-token"
+
+
+def wire_id(sandbox_id: str) -> str:
+    """The id the HubSpot connector sees for a sandbox record (``T000007`` -> ``7``)."""
+    return hubspot_id(sandbox_id)
 
 
 class _Sink:

@@ -42,6 +42,20 @@ def test_demo_summary_matches_the_store_and_the_crm(tmp_path: Path) -> None:
     assert summary.sent_without_approval == 0
 
 
+@pytest.mark.parametrize("crm_name", ["sandbox", "salesforce", "hubspot"])
+def test_through_every_crm_face_the_crm_and_leadloop_agree(tmp_path: Path, crm_name: str
+                                                          ) -> None:
+    # The demo's reps approve tasks that need the manager in round one; through each
+    # connector those approvals are refused, and at the end every CRM task shows what
+    # leadloop holds, with its ids as that connector spells them.
+    summary = run_demo(Settings(data_dir=tmp_path / "data"), leads=120, seed=5,
+                       crm_name=crm_name)
+    assert summary.emails_sent > 0
+    assert summary.sent_without_approval == 0
+    assert summary.tasks_out_of_step == 0, summary.out_of_step_examples
+    assert summary.approvals_refused > 0
+
+
 def test_demo_refuses_to_touch_an_external_database(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, database_url="postgresql+psycopg://u@h/db")
     with pytest.raises(LeadloopError, match="unset LEADLOOP_DATABASE_URL"):
