@@ -42,7 +42,7 @@ from leadloop.steps.task_updates import (
     push_task_updates,
 )
 from leadloop.steps.task_updates import write_back as write_back_step
-from review_api import service
+from review_api import lifecycle, service
 from review_api.store.db import Store
 from review_api.store.models import (
     Decision,
@@ -276,7 +276,7 @@ class Pipeline:
             if why is None and proposal.kind == service.DRAFT:
                 why = opted[proposal.crm_id]
             if why is not None:
-                service.cancel(session=session, proposal=proposal, why=why, now=now)
+                lifecycle.cancel(session=session, proposal=proposal, why=why, now=now)
 
     # ----- score ---------------------------------------------------------------------------
     def score(self) -> ScoreReport:
@@ -575,10 +575,10 @@ class Pipeline:
                 self._advance(session, TASKS_STREAM, last.modified_at, last.task_id)
             tick(len(batch))
         with self.store.session() as session:
-            report.expired = service.expire_due(session=session, now=now)
+            report.expired = lifecycle.expire_due(session=session, now=now)
             if self.escalate_after is not None:
                 managers = {o.owner_id: o.manager_id for o in self.connector.list_owners()}
-                report.escalated = service.escalate_due(
+                report.escalated = lifecycle.escalate_due(
                     session=session, now=now, after=self.escalate_after, managers=managers)
         # An approved score override (here or through the API) now shows in the CRM too.
         report.scores_written, errors = self.push_scores()
@@ -644,7 +644,7 @@ def _latest_scores(session: Session, crm_ids: Sequence[str]) -> dict[str, Score]
 def _supersede(session: Session, pending: list[Proposal], now: datetime) -> None:
     for proposal in pending:
         if proposal.state == ProposalState.PENDING:
-            service.supersede(session=session, proposal=proposal,
+            lifecycle.supersede(session=session, proposal=proposal,
                               why="a newer score replaced it", now=now)
     pending.clear()
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from connectors.base import CRMConnector, OutgoingEmail, RawLead, SendResult, parse_lead
 from connectors.errors import BadRecordError, ConnectorError
-from review_api import service, tasksync
+from review_api import lifecycle, service, tasksync
 from review_api.authority import Decider, NotEntitledError, check
 from review_api.store.db import Store
 from review_api.store.models import OutboxEmail, Proposal, Suppression
@@ -116,7 +116,7 @@ def _send_one(store: Store, connector: CRMConnector, outbox_id: int, raw: RawLea
                           actor="leadloop", detail={"state": proposal.state, "why": refusal})
             if ProposalState(proposal.state) in (ProposalState.APPROVED,
                                                  ProposalState.SEND_FAILED):
-                service.cancel(session=session, proposal=proposal, why=refusal, now=now)
+                lifecycle.cancel(session=session, proposal=proposal, why=refusal, now=now)
             report.refused += 1
             return
         suppressed = session.get(Suppression, row.to_address.lower()) is not None
@@ -126,7 +126,7 @@ def _send_one(store: Store, connector: CRMConnector, outbox_id: int, raw: RawLea
             if raw is not None and (raw.deleted or "opted out" in problem) and not suppressed:
                 session.add(Suppression(email=row.to_address.lower(), reason=problem,
                                         crm_id=row.crm_id, created_at=now))
-            service.cancel(session=session, proposal=proposal, why=problem, now=now)
+            lifecycle.cancel(session=session, proposal=proposal, why=problem, now=now)
             report.cancelled += 1
             return
         if not _claim(session, row, now=now, lease=SEND_LEASE):
