@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 from drafting.base import Draft, LeadFacts
 from drafting.errors import PolicyError
-from drafting.guardrails import RISK_CODES, DraftReview
+from drafting.guardrails import ALWAYS_ESCALATE, RISK_CODES, DraftReview
 
 Action = Literal["never_draft", "escalate", "require_manager"]
 
@@ -82,6 +82,9 @@ _TOPICS: dict[str, str] = {
     "personal data": "personal_data",
     "competitors": "competitor",
     "a competitor": "competitor",
+    "credential requests": "credential_request",
+    "payment requests": "payment_request",
+    "links off the allow-list": "off_list_link",
     "the lead's notes": "untrusted_text",
     "text from the notes": "untrusted_text",
 }
@@ -455,10 +458,22 @@ class Policy:
             lead: The lead record or facts, as for :meth:`before_draft`.
 
         Returns:
-            One :class:`Escalation` per rule that holds, in file order.
+            One :class:`Escalation` per rule that holds, in file order, after the built-in
+            one: a draft that asks for credentials or payment, or links off the allow-list
+            (:data:`drafting.guardrails.ALWAYS_ESCALATE`), always requires the manager.
         """
         context = _Context(_lead_mapping(lead), draft, review)
-        return [
+        built_in = [
+            Escalation(
+                action="require_manager",
+                reason=f"the draft {_ALWAYS_WORDS[flag.code]} ({flag.evidence}); always applies",
+                rule_line=0,
+                rule=_ALWAYS_RULE,
+            )
+            for flag in review.risk_flags
+            if flag.code in ALWAYS_ESCALATE
+        ]
+        return built_in + [
             Escalation(
                 action=rule.action,
                 reason=" and ".join(c.text for c in rule.conditions),
@@ -468,6 +483,17 @@ class Policy:
             for rule in self.rules
             if rule.action != "never_draft" and rule.holds(context)
         ]
+
+
+_ALWAYS_RULE = (
+    "(built in) require the manager when the draft asks for a password, a login code or a "
+    "payment, or links to a domain not on the allow-list"
+)
+_ALWAYS_WORDS = {
+    "credential_request": "asks the lead for a password or login code",
+    "payment_request": "asks the lead for a payment or payment details",
+    "off_list_link": "links to a domain not on the allow-list",
+}
 
 
 def parse_policy(source: str, path: str = "<policy>") -> Policy:

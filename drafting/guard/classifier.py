@@ -69,7 +69,7 @@ def training_corpus() -> tuple[list[str], list[int]]:
     labels: list[int] = []
     for name, label in (("attempts.txt", 1), ("ordinary.txt", 0)):
         for line in folder.joinpath(name).read_text(encoding="utf-8").splitlines():
-            if line.strip() and not line.startswith("#"):
+            if line.strip():
                 texts.append(line.strip())
                 labels.append(label)
     return texts, labels

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from drafting.base import LeadFacts
-from drafting.guard.classifier import injection_model
+from drafting.guard.classifier import InjectionModel, injection_model
 from drafting.guard.disguise import unmask
 from drafting.guard.records import InjectionFlag
 from drafting.guard.risk import _evidence
@@ -150,3 +151,29 @@ def injection_flags(facts: LeadFacts | Mapping[str, Any]) -> tuple[InjectionFlag
             evidence = _evidence(plain, 0, min(len(plain), 80))
             flags.append(InjectionFlag(name, "classifier", evidence))
     return tuple(flags)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """Which detectors fire on one text; ``flagged`` when any does."""
+
+    rules: bool
+    classifier: bool
+    disguise: bool
+
+    @property
+    def flagged(self) -> bool:
+        """Whether the text is flagged at all."""
+        return self.rules or self.classifier or self.disguise
+
+
+def verdict(text: str, model: InjectionModel | None = None) -> Verdict:
+    """Each detector's answer on one text, for the benchmark; ``model`` defaults to ours."""
+    unmasked = unmask(text)
+    plain = _despace(unmasked.text)
+    chosen = model if model is not None else injection_model()
+    return Verdict(
+        rules=bool(_rule_flags("text", plain)),
+        classifier=chosen.flags([plain])[0],
+        disguise=bool(unmasked.disguises),
+    )
