@@ -127,7 +127,7 @@ def risk_flags(
 
 _LEGAL_SUFFIX = re.compile(
     r"[\s,]+(?:inc|incorporated|ltd|limited|llc|llp|plc|corp|corporation|co|gmbh|ag|sa|sas|"
-    r"srl|bv|nv|oy|ab|pty|kk)\.?$",
+    r"srl|bv|nv|oy|ab|pty|kk|group|holdings|partners|associates)\.?$",
     re.IGNORECASE,
 )
 
