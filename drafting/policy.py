@@ -99,6 +99,9 @@ _TOPIC_NAMES = ", ".join(
         "account security",
         "personal data",
         "competitors",
+        "credential requests",
+        "payment requests",
+        "links off the allow-list",
     ]
 )
 _OPT_OUT_KEYS = (

@@ -70,3 +70,11 @@ def test_template_drafts_never_trigger_the_built_in_escalation() -> None:
         draft = TemplateDrafter().draft(facts)
         review = review_draft(draft, facts)
         assert [e for e in policy.after_draft(draft, review, facts) if e.rule_line == 0] == []
+
+
+def test_admin_may_also_write_rules_on_the_request_codes() -> None:
+    policy = parse_policy("escalate when the draft mentions links off the allow-list")
+    body = "See https://bit.ly/3xYz-deck"
+    review = review_draft(llm_draft(body), LEAD, SHEET)
+    actions = [(e.rule_line, e.action) for e in policy.after_draft(llm_draft(body), review, LEAD)]
+    assert actions == [(0, "require_manager"), (1, "escalate")]
