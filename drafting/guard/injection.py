@@ -118,6 +118,21 @@ def _rule_flags(name: str, plain: str) -> list[InjectionFlag]:
     return flags
 
 
+_SEEN: dict[str, bool] = {}
+_SEEN_MAX = 50_000
+
+
+def _classifier_flags(texts: list[str]) -> list[bool]:
+    # One call for a lead's new texts (each call has a fixed cost of a few milliseconds),
+    # and titles, industries and activity lines that repeat across leads are scored once.
+    new = [t for t in dict.fromkeys(texts) if t not in _SEEN]
+    if new:
+        if len(_SEEN) > _SEEN_MAX:
+            _SEEN.clear()
+        _SEEN.update(zip(new, injection_model().flags(new), strict=True))
+    return [_SEEN[t] for t in texts]
+
+
 def injection_flags(facts: LeadFacts | Mapping[str, Any]) -> tuple[InjectionFlag, ...]:
     """The lead's text fields that read like instructions to a model.
 
@@ -145,7 +160,7 @@ def injection_flags(facts: LeadFacts | Mapping[str, Any]) -> tuple[InjectionFlag
         flags += found
         if not found and name not in _NOT_PROSE:
             prose.append((name, plain))
-    verdicts = injection_model().flags([plain for _, plain in prose])
+    verdicts = _classifier_flags([plain for _, plain in prose])
     for (name, plain), flagged in zip(prose, verdicts, strict=True):
         if flagged:
             evidence = _evidence(plain, 0, min(len(plain), 80))
