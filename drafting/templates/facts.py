@@ -25,6 +25,7 @@ _SEATS_RE = re.compile(
     r"[^.\n\d]{0,30}?\b(\d{1,6})\s+(?:seats|users|licen[cs]es)\b",
     re.IGNORECASE,
 )
+_ANY_SEATS_RE = re.compile(r"\b(\d{1,6})\s+(?:seats|users|licen[cs]es)\b", re.IGNORECASE)
 _NEGATION_RE = re.compile(r"\b(?:not|no\s+longer|never|don't|doesn't|won't|without)\b",
                           re.IGNORECASE)
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
@@ -76,7 +77,8 @@ def read_note_facts(
                 if not _NEGATION_RE.search(line[: match.end()]):
                     found.add(int(match.group(1)))
         # Two different figures in one record: which one holds is a rep's call, not ours.
-        if len(found) == 1 and 0 < (number := found.pop()) <= MAX_SEATS:
+        figures = {int(m.group(1)) for m in _ANY_SEATS_RE.finditer(notes)}
+        if len(found) == 1 and figures == found and 0 < (number := found.pop()) <= MAX_SEATS:
             seats = number
     if "timeline" in allowed:
         timelines = {_timeline_words(m.group(1)) for m in _TIMELINE_RE.finditer(notes)}
