@@ -144,6 +144,9 @@ def report(drafted: list[Drafted], owners: dict[str, str], notes: dict[str, str]
           f"({_per10(len(set(subjects)), n)} per 10 drafts; worst block of 10: {worst_subj})")
     print(f"customers given a first-touch email          {len(customers_first)}/{len(customers)}")
     print(f"drafts containing a line of the lead's notes {len(note_lines)}/{n}")
+    seat_notes = [d for d in drafted if re.search(r"\bseats\b", notes.get(d.facts.crm_id, ""))]
+    stated = [d for d in seat_notes if "seats" in d.draft.body]
+    print(f"leads whose notes give seats, drafts stating them {len(stated)}/{len(seat_notes)}")
     reviews = [review_draft(d.draft, d.facts) for d in drafted]
     unverified = sum(bool(r.unverified_claims) for r in reviews)
     risks = Counter(code for r in reviews for code in r.risk_codes)
