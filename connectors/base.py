@@ -229,12 +229,13 @@ def parse_lead(raw: RawLead) -> Lead:
 
 @dataclass(frozen=True, slots=True)
 class Owner:
-    """A CRM user who owns leads: a rep, optionally with a manager."""
+    """A CRM user who owns leads: a rep, optionally with a manager and a job title."""
 
     owner_id: str
     name: str
     email: str
     manager_id: str | None = None
+    title: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,12 +6,13 @@ chat model and falls back to the templates. ``build_drafter`` picks one from a s
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from drafting.base import Draft, Drafter, LeadFacts
 from drafting.errors import DrafterConfigError, DraftingError, LLMOutputError, TemplateError
-from drafting.template import TemplateDrafter
+from drafting.template import DEFAULT_NOTE_FACTS, TemplateDrafter
 
 if TYPE_CHECKING:
     from drafting.llm import LLMDrafter
@@ -40,7 +41,8 @@ def __getattr__(name: str) -> Any:
 
 
 def build_drafter(
-    spec: str, *, templates_path: Path | None = None, **model_kwargs: Any
+    spec: str, *, templates_path: Path | None = None,
+    note_facts: Collection[str] = DEFAULT_NOTE_FACTS, **model_kwargs: Any,
 ) -> Drafter:
     """Build the drafter a spec names.
 
@@ -49,6 +51,8 @@ def build_drafter(
             ``"provider:model"`` (e.g. ``"openai:gpt-4o-mini"``) for an LLM drafter that
             falls back to the templates.
         templates_path: A templates file; the packaged defaults when None.
+        note_facts: The kinds of fact read from notes (``seats``, ``timeline``) the
+            templates may state; empty for none.
         model_kwargs: Handed to the chat model (for example ``api_key``).
 
     Returns:
@@ -60,12 +64,12 @@ def build_drafter(
     """
     spec = spec.strip()
     if spec == "template":
-        return TemplateDrafter(templates_path)
+        return TemplateDrafter(templates_path, note_facts=note_facts)
     if ":" in spec:
         from drafting.llm import LLMDrafter
 
         return LLMDrafter.from_spec(
-            spec, fallback=TemplateDrafter(templates_path), **model_kwargs
+            spec, fallback=TemplateDrafter(templates_path, note_facts=note_facts), **model_kwargs
         )
     raise DrafterConfigError(
         f"unknown drafter {spec!r}; expected 'template' or a model spec 'provider:model' "

@@ -10,9 +10,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 
 _WHITESPACE_RE = re.compile(r"\s+")
+_MAX_ENGAGEMENT_LINES = 40
 
 
 def _clean_line(value: Any) -> str:
@@ -43,6 +45,47 @@ def _to_lines(value: Any) -> tuple[str, ...]:
     return tuple(line for line in lines if line)
 
 
+def _event_time(value: Any) -> datetime | None:
+    """An aware datetime from a datetime or an ISO string; None when there is none."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.strip())
+        except ValueError:
+            return None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return None
+
+
+def _to_engagement(value: Any) -> tuple[str, ...]:
+    """"kind: detail" lines, newest first, from event mappings (or ready-made lines)."""
+    if value is None or isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        return ()
+    dated: list[tuple[datetime | None, str]] = []
+    for item in value:
+        if isinstance(item, Mapping):
+            kind, detail = _clean_line(item.get("kind")), _clean_line(item.get("detail"))
+            if kind:
+                line = f"{kind}: {detail}" if detail else kind
+                dated.append((_event_time(item.get("at")), line))
+        elif isinstance(item, str) and _clean_line(item):
+            dated.append((None, _clean_line(item)))
+    floor = datetime.min.replace(tzinfo=UTC)
+    dated.sort(key=lambda pair: pair[0] or floor, reverse=True)
+    return tuple(line for _, line in dated[:_MAX_ENGAGEMENT_LINES])
+
+
+def days_since_engaged(events: Any, now: datetime) -> int | None:
+    """Whole days from the lead's newest dated event to ``now``; None without one."""
+    if events is None or isinstance(events, str | bytes) or not isinstance(events, Iterable):
+        return None
+    times = [t for e in events if isinstance(e, Mapping) and (t := _event_time(e.get("at")))]
+    if not times:
+        return None
+    return max(0, (now - max(times)).days)
+
+
 @dataclass(frozen=True, slots=True)
 class LeadFacts:
     """The facts a drafter may use about one lead, and only those.
@@ -52,6 +95,12 @@ class LeadFacts:
     human-readable lines the pipeline writes from engagement events, e.g. "visited the
     pricing page 3 times in the last 14 days". ``score``, ``tier`` and ``top_factors`` are
     scoring output, given for context only.
+
+    ``status`` is the CRM's lead status; ``engagement`` holds the lead's events as
+    "kind: detail" lines, newest first (e.g. "webinar: Live product tour"), without counts or
+    dates; ``days_since_engaged`` is the age in days of the newest event. ``emails_sent``
+    counts our emails already sent to the lead and ``replied`` says whether it ever replied,
+    when the caller knows. ``rep_title`` is the owning rep's job title, when the CRM has one.
     """
 
     crm_id: str = ""
@@ -71,6 +120,12 @@ class LeadFacts:
     rep_email: str = ""
     score: int | None = None
     tier: str | None = None
+    status: str = ""
+    engagement: tuple[str, ...] = ()
+    days_since_engaged: int | None = None
+    emails_sent: int = 0
+    replied: bool = False
+    rep_title: str = ""
 
     @classmethod
     def from_mapping(cls, m: Mapping[str, Any]) -> LeadFacts:
@@ -78,6 +133,7 @@ class LeadFacts:
 
         Unknown keys are ignored; ``None`` becomes an empty value; numbers may arrive as
         strings; list fields may arrive as one string or any iterable of strings.
+        ``engagement`` may arrive as ``events``: mappings with ``kind``, ``detail`` and ``at``.
 
         Args:
             m: A lead record, e.g. a CRM snapshot merged with the lead's score.
@@ -105,6 +161,12 @@ class LeadFacts:
             rep_email=_clean_line(m.get("rep_email")),
             score=_to_int(m.get("score")),
             tier=tier or None,
+            status=_clean_line(m.get("status")),
+            engagement=_to_engagement(m.get("engagement", m.get("events"))),
+            days_since_engaged=_to_int(m.get("days_since_engaged")),
+            emails_sent=max(_to_int(m.get("emails_sent")) or 0, 0),
+            replied=m.get("replied") is True,
+            rep_title=_clean_line(m.get("rep_title")),
         )
 
 

@@ -10,12 +10,18 @@ facts: it is grounded by construction. Templates live in a TOML file (see
   empty, and a line left empty by a dropped segment goes too.
 * Every placeholder outside an optional segment must have a default, so an empty fact can
   never leave "Hi ," behind. This is checked when the file is loaded.
-* Templates are tried in file order and the first whose ``when`` matches the lead is used;
-  a ``generic`` template must exist and must come last.
+* ``subject``, ``body`` and the parts ``opening``, ``ask`` and ``sign_off`` (used in the
+  body as ``{opening}``...) may each be a list of variants; each lead gets one variant of
+  each, chosen from a stable hash of its id, so a queue does not read like one email.
+* Templates are tried in file order and the first whose ``when`` (the lead's situation,
+  see :mod:`drafting.templates.situations`) matches is used; a ``generic`` template must
+  exist and must come last.
 
 Placeholder values are fetched by name from a fixed map (never ``str.format``), so a fact
 that itself contains braces or a template that asks for ``{x.__class__}`` cannot reach
-anything but plain text. ``notes`` is deliberately not a placeholder.
+anything but plain text. ``notes`` is never a placeholder; a few structured facts read from
+the notes (``{seats}``, ``{timeline}``) are filled only when the admin allows their kind.
+A lead field the guardrails flag as instructions is treated as empty.
 """
 
 from __future__ import annotations
@@ -24,142 +30,69 @@ import hashlib
 import json
 import re
 import tomllib
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from drafting.base import Draft, LeadFacts
 from drafting.errors import TemplateError
+from drafting.templates.facts import FACT_KINDS, read_note_facts
+from drafting.templates.situations import SELECTORS, Selector, Signals, parse_when, read_signals
+from drafting.templates.syntax import (
+    PARTS,
+    PLACEHOLDERS,
+    Part,
+    parse_text,
+    render,
+    tidy_body,
+    tidy_subject,
+)
+from drafting.templates.wording import clean_value, holds_note_line, lead_key, pick, screen
 
-#: Placeholder name -> the LeadFacts field it reads. ``activity_line`` is one line of
-#: ``recent_activity`` chosen by the template's selector.
-PLACEHOLDERS: dict[str, str] = {
-    "first_name": "first_name",
-    "last_name": "last_name",
-    "title": "title",
-    "company": "company",
-    "industry": "industry",
-    "country": "country",
-    "rep_name": "rep_name",
-    "rep_email": "rep_email",
-    "activity_line": "recent_activity",
-}
-
-#: Named selectors an admin may use in ``when``, besides ``activity:<keyword>``.
-SELECTORS = ("pricing_interest", "webinar_attended", "returning_customer", "generic")
+#: The note fact kinds used when the caller names none.
+DEFAULT_NOTE_FACTS: tuple[str, ...] = FACT_KINDS
 
 _REQUIRED_KEYS = ("id", "when", "subject", "body")
-_OPTIONAL_KEYS = ("description",)
+_OPTIONAL_KEYS = ("description", *PARTS)
 _ID_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
-_NAME_RE = re.compile(r"^[a-z_]+$")
-_TOKEN_RE = re.compile(r"\{\{|\}\}|\[\[|\]\]|\{([^{}\n]*)\}|[{}]")
-_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
-_SPACES_RE = re.compile(r"[ \t]+")
-_SPACE_BEFORE_PUNCT_RE = re.compile(r" +([,.;:!?)])")
-_BLANK_RUN_RE = re.compile(r"\n{3,}")
-# Marks where an optional segment dropped out, so the line it leaves empty can go too.
-# Control characters are stripped from fact values, so this can only come from a drop.
-_DROP = "\x00"
-# A fact longer than this is more likely junk than a name; it is treated as empty so the
-# sentence that needs it drops out rather than carrying a wall of text into the email.
-_MAX_VALUE_CHARS = 120
 _MAX_ACTIVITY_CHARS = 200
-
 _FIELD_ORDER = tuple(LeadFacts.__dataclass_fields__)
-
-
-@dataclass(frozen=True, slots=True)
-class _Slot:
-    name: str
-    default: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class _Optional:
-    parts: tuple[str | _Slot, ...]
-
-
-_Part = str | _Slot | _Optional
-
-
-@dataclass(frozen=True, slots=True)
-class _Selector:
-    kind: Literal["generic", "returning_customer", "activity"]
-    keyword: str = ""
-    # A webinar lead may have no tracked activity yet, only a lead source saying so.
-    also_lead_source: bool = False
-
-    def matches(self, facts: LeadFacts) -> bool:
-        if self.kind == "generic":
-            return True
-        if self.kind == "returning_customer":
-            return facts.past_purchases > 0
-        if self.also_lead_source and self.keyword in facts.lead_source.lower():
-            return True
-        return any(self.keyword in line.lower() for line in facts.recent_activity)
-
-    def activity_line(self, facts: LeadFacts) -> str:
-        """The activity line this template talks about: the first one its selector names."""
-        if self.kind == "activity":
-            lines = [line for line in facts.recent_activity if self.keyword in line.lower()]
-        else:
-            lines = list(facts.recent_activity)
-        return _as_clause(lines[0]) if lines else ""
+# Values that come from the lead's own fields, screened by the guardrails one by one.
+_LEAD_VALUES = ("first_name", "last_name", "title", "company", "industry", "country",
+                "rep_name", "rep_title", "rep_email")
 
 
 @dataclass(frozen=True, slots=True)
 class Template:
-    """One admin-written email template, as written in the file and as parsed."""
+    """One admin-written email template, as written in the file and as parsed.
+
+    ``subject`` and ``body`` are the first variants; ``variants`` holds every variant of
+    every part as written.
+    """
 
     id: str
     when: str
     subject: str
     body: str
     description: str = ""
-    _selector: _Selector = _Selector("generic")
-    _subject_parts: tuple[_Part, ...] = ()
-    _body_parts: tuple[_Part, ...] = ()
+    variants: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    _selector: Selector = Selector("generic")
+    _parsed: tuple[tuple[str, tuple[tuple[Part, ...], ...]], ...] = field(default=())
 
     @property
     def source(self) -> str:
-        """The template text as written, for the draft's audit trail."""
-        return f"Subject: {self.subject}\n\n{self.body}"
+        """The template text as written, every variant, for the audit trail."""
+        first = f"Subject: {self.subject}\n\n{self.body}"
+        more = [f"{name} #{i}: {text}" for name, texts in self.variants
+                for i, text in enumerate(texts, 1)
+                if (name, i) not in (("subject", 1), ("body", 1))]
+        return "\n\n".join([first, *more])
 
     def matches(self, facts: LeadFacts) -> bool:
         """Whether this template's ``when`` selector picks the lead."""
-        return self._selector.matches(facts)
-
-
-def _as_clause(line: str) -> str:
-    """An activity line shaped to follow "I noticed you ...": no final stop, lower first."""
-    line = line.strip().rstrip(".").strip()
-    first_word = line.split(" ", 1)[0]
-    # "Visited the pricing page" reads as a clause once lowered; "PDF downloaded" does not.
-    if len(first_word) > 1 and first_word[1:].islower():
-        line = line[0].lower() + line[1:]
-    return line
-
-
-def _clean_value(value: str, limit: int = _MAX_VALUE_CHARS) -> str:
-    value = " ".join(_CONTROL_RE.sub(" ", value).split())
-    return "" if len(value) > limit else value
-
-
-def _parse_when(when: str, fail: _Fail) -> _Selector:
-    when = when.strip()
-    if when == "generic":
-        return _Selector("generic")
-    if when == "returning_customer":
-        return _Selector("returning_customer")
-    if when == "pricing_interest":
-        return _Selector("activity", "pricing")
-    if when == "webinar_attended":
-        return _Selector("activity", "webinar", also_lead_source=True)
-    if when.startswith("activity:") and when.removeprefix("activity:").strip():
-        return _Selector("activity", when.removeprefix("activity:").strip().lower())
-    expected = ", ".join(repr(s) for s in SELECTORS)
-    raise fail(f"unknown when = {when!r}; expected one of {expected} or 'activity:<keyword>'")
+        return self._selector.matches(facts, read_signals(facts, screen))
 
 
 class _Fail:
@@ -173,110 +106,18 @@ class _Fail:
         return TemplateError(self.path, reason, template_id=self.template_id)
 
 
-def _parse_text(text: str, field: str, fail: _Fail) -> tuple[_Part, ...]:
-    """Parse a subject or body into literal text, placeholders and optional segments."""
-    expected = ", ".join(f"{{{name}}}" for name in sorted(PLACEHOLDERS))
-    top: list[_Part] = []
-    segment: list[str | _Slot] | None = None
-    position = 0
-
-    def add(part: str | _Slot) -> None:
-        (top if segment is None else segment).append(part)
-
-    for match in _TOKEN_RE.finditer(text):
-        if match.start() > position:
-            add(text[position : match.start()])
-        position = match.end()
-        token = match.group(0)
-        if token == "{{":
-            add("{")
-        elif token == "}}":
-            add("}")
-        elif token == "[[":
-            if segment is not None:
-                raise fail(f"{field}: optional segments [[...]] cannot be nested")
-            segment = []
-        elif token == "]]":
-            if segment is None:
-                raise fail(f"{field}: ']]' closes no optional segment; expected '[[' before it")
-            if not any(isinstance(part, _Slot) for part in segment):
-                raise fail(
-                    f"{field}: optional segment [[{''.join(map(str, segment))}]] has no "
-                    "placeholder, so it would never drop out; expected at least one {fact}"
-                )
-            top.append(_Optional(tuple(segment)))
-            segment = None
-        elif match.group(1) is not None:
-            name, bar, default = match.group(1).partition("|")
-            name = name.strip()
-            if name == "notes":
-                raise fail(
-                    f"{field}: {{notes}} is not allowed: notes are never put in an email; "
-                    f"expected one of {expected}"
-                )
-            if not _NAME_RE.match(name) or name not in PLACEHOLDERS:
-                raise fail(f"{field}: unknown placeholder {{{name}}}; expected one of {expected}")
-            if bar and not default.strip():
-                raise fail(
-                    f"{field}: placeholder {{{name}|}} has an empty default; "
-                    f"expected text after '|' such as {{{name}|there}}"
-                )
-            if not bar and segment is None:
-                raise fail(
-                    f"{field}: placeholder {{{name}}} may be empty; expected a default such as "
-                    f"{{{name}|...}} or an optional segment [[... {{{name}}} ...]]"
-                )
-            add(_Slot(name, default.strip() if bar else None))
-        else:
-            raise fail(f"{field}: unmatched {token!r}; write {token * 2!r} for a literal brace")
-    if position < len(text):
-        add(text[position:])
-    if segment is not None:
-        raise fail(f"{field}: '[[' is never closed; expected ']]' to end the optional segment")
-    return tuple(top)
-
-
-def _render(parts: tuple[_Part, ...], values: dict[str, str]) -> tuple[str, set[str]]:
-    """Fill the parts in; return the raw text and the placeholders filled from facts."""
-    out: list[str] = []
-    used: set[str] = set()
-    for part in parts:
-        if isinstance(part, str):
-            out.append(part)
-        elif isinstance(part, _Slot):
-            value = values[part.name]
-            if value:
-                used.add(part.name)
-            out.append(value or part.default or "")
-        else:
-            slots = [p for p in part.parts if isinstance(p, _Slot)]
-            if any(not values[s.name] and not s.default for s in slots):
-                out.append(_DROP)
-                continue
-            text, segment_used = _render(part.parts, values)
-            out.append(text)
-            used |= segment_used
-    return "".join(out), used
-
-
-def _tidy_line(line: str) -> str:
-    line = _SPACES_RE.sub(" ", line)
-    line = _SPACE_BEFORE_PUNCT_RE.sub(r"\1", line)
-    return line.replace("( ", "(").strip()
-
-
-def _tidy_body(text: str) -> str:
-    lines: list[str] = []
-    for raw in text.split("\n"):
-        line = _tidy_line(raw.replace(_DROP, ""))
-        if not line and _DROP in raw:
-            continue
-        lines.append(line)
-    return _BLANK_RUN_RE.sub("\n\n", "\n".join(lines)).strip()
-
-
-def _tidy_subject(text: str) -> str:
-    return _tidy_line(text.replace(_DROP, "").replace("\n", " "))
+def _texts(entry: dict[str, Any], key: str, fail: _Fail) -> tuple[str, ...]:
+    """A key's variants: one string or a non-empty list of non-empty strings."""
+    value = entry[key]
+    items = value if isinstance(value, list) else [value]
+    if not items or not all(isinstance(v, str) and v.strip() for v in items):
+        raise fail(f"{key!r} must be a non-empty string or a list of non-empty strings")
+    texts = tuple(v.replace("\r\n", "\n").strip("\n") for v in items)
+    if key == "subject":
+        texts = tuple(t.strip() for t in texts)
+        if any("\n" in t for t in texts):
+            raise fail("subject spans several lines; expected one line")
+    return texts
 
 
 def _parse_template(entry: Any, index: int, path: str, seen: set[str]) -> Template:
@@ -302,31 +143,37 @@ def _parse_template(entry: Any, index: int, path: str, seen: set[str]) -> Templa
     for key in _REQUIRED_KEYS:
         if key not in entry:
             raise fail(f"missing key {key!r}; expected {wanted}")
+    for key in ("id", "when"):
         if not isinstance(entry[key], str) or not entry[key].strip():
             raise fail(f"{key!r} must be a non-empty string")
     description = entry.get("description", "")
     if not isinstance(description, str):
         raise fail("'description' must be a string")
-    subject = entry["subject"].strip()
-    if "\n" in subject:
-        raise fail("subject spans several lines; expected one line")
-    body = entry["body"].replace("\r\n", "\n").strip("\n")
-    template = Template(
-        id=raw_id,
-        when=entry["when"].strip(),
-        subject=subject,
-        body=body,
-        description=description,
-        _selector=_parse_when(entry["when"], fail),
-        _subject_parts=_parse_text(subject, "subject", fail),
-        _body_parts=_parse_text(body, "body", fail),
+    selector = parse_when(entry["when"])
+    if selector is None:
+        expected = ", ".join(repr(s) for s in SELECTORS)
+        raise fail(f"unknown when = {entry['when'].strip()!r}; expected one of {expected} "
+                   "or 'activity:<keyword>'")
+    parts = tuple(p for p in PARTS if p in entry)
+    variants = tuple((key, _texts(entry, key, fail)) for key in ("subject", "body", *parts))
+    parsed = tuple(
+        (key, tuple(parse_text(t, key, fail, always_filled=() if key in PARTS else parts)
+                    for t in texts))
+        for key, texts in variants
     )
-    # A lead with no facts at all must still get a usable email.
-    empty = dict.fromkeys(PLACEHOLDERS, "")
-    if not _tidy_subject(_render(template._subject_parts, empty)[0]):
-        raise fail("subject is empty for a lead with no facts; expected some text outside [[...]]")
-    if not _tidy_body(_render(template._body_parts, empty)[0]):
-        raise fail("body is empty for a lead with no facts; expected some text outside [[...]]")
+    template = Template(
+        id=raw_id, when=entry["when"].strip(), subject=variants[0][1][0],
+        body=variants[1][1][0], description=description, variants=variants,
+        _selector=selector, _parsed=parsed,
+    )
+    # A lead with no facts at all must still get a usable email, whatever the variant.
+    empty: dict[str, str] = dict.fromkeys(PLACEHOLDERS, "")
+    for key, options in parsed:
+        filled = {**empty, **dict.fromkeys(parts, "x")}
+        tidy = tidy_subject if key == "subject" else tidy_body
+        if any(not tidy(render(o, filled)[0]) for o in options):
+            raise fail(f"{key} is empty for a lead with no facts; expected some text outside "
+                       "[[...]]")
     return template
 
 
@@ -376,13 +223,16 @@ def load_templates(source: str, path: str) -> tuple[Template, ...]:
     return templates
 
 
-def templates_version(templates: tuple[Template, ...]) -> str:
-    """A content hash of the templates: changes exactly when what they can write changes."""
+def templates_version(templates: tuple[Template, ...], note_facts: Collection[str] = ()) -> str:
+    """A content hash of the templates and the note facts allowed: changes exactly when
+    what they can write changes."""
     # Hash the parsed content, not the file bytes, so comments and layout don't count;
     # order does count, since it decides which template is chosen.
-    canonical = json.dumps(
-        [[t.id, t.when, t.subject, t.body] for t in templates], ensure_ascii=False
-    )
+    content: list[Any] = [[t.id, t.when, [[k, list(v)] for k, v in t.variants]]
+                          for t in templates]
+    if note_facts:
+        content.append(sorted(note_facts))
+    canonical = json.dumps(content, ensure_ascii=False)
     return "tpl-" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:10]
 
 
@@ -391,11 +241,16 @@ class TemplateDrafter:
 
     name: str = "template"
 
-    def __init__(self, templates_path: Path | None = None) -> None:
+    def __init__(
+        self, templates_path: Path | None = None, *,
+        note_facts: Collection[str] = DEFAULT_NOTE_FACTS,
+    ) -> None:
         """Load and validate the templates.
 
         Args:
             templates_path: A TOML templates file; the packaged defaults when None.
+            note_facts: The kinds of fact (``seats``, ``timeline``) a draft may state when
+                the lead's notes give them plainly; empty to use none.
 
         Raises:
             TemplateError: The file cannot be read or is invalid.
@@ -412,40 +267,78 @@ class TemplateDrafter:
                 raise TemplateError(self.path, f"cannot read the file: {exc.strerror}") from exc
             except UnicodeDecodeError as exc:
                 raise TemplateError(self.path, "not UTF-8 text; expected a UTF-8 file") from exc
+        unknown = sorted(set(note_facts) - set(FACT_KINDS))
+        if unknown:
+            raise TemplateError(self.path, f"unknown note fact {unknown[0]!r}; expected some "
+                                f"of {', '.join(FACT_KINDS)}")
+        self.note_facts = tuple(k for k in FACT_KINDS if k in note_facts)
         self.templates = load_templates(source, self.path)
-        self.version: str = templates_version(self.templates)
+        self.version: str = templates_version(self.templates, self.note_facts)
 
     def select(self, facts: LeadFacts) -> Template:
         """The first template whose ``when`` matches the lead (the generic one at worst)."""
-        return next(t for t in self.templates if t.matches(facts))
+        return self._select(facts, read_signals(facts, screen))
+
+    def _select(self, facts: LeadFacts, signals: Signals) -> Template:
+        return next(t for t in self.templates if t._selector.matches(facts, signals))
+
+    def _values(self, facts: LeadFacts, template: Template, signals: Signals) -> dict[str, str]:
+        """Every placeholder's value: cleaned, screened, never a line of the notes."""
+        values = {name: screen(name, clean_value(str(getattr(facts, name)), name))
+                  for name in _LEAD_VALUES}
+        activity = clean_value(template._selector.activity_line(facts), limit=_MAX_ACTIVITY_CHARS)
+        values["activity_line"] = screen("recent_activity", activity)
+        values["topic"] = clean_value(signals.topic)
+        found = read_note_facts(facts.notes, self.note_facts,
+                                hostile=lambda text: bool(screen("notes", text) != text))
+        values["seats"] = f"{found.seats:,}" if found.seats else ""
+        values["timeline"] = found.timeline or ""
+        return {name: "" if holds_note_line(value, facts.notes) else value
+                for name, value in values.items()}
 
     def draft(self, facts: LeadFacts) -> Draft:
-        """Write a draft for the lead from the template its facts select.
+        """Write a draft for the lead from the template its situation selects.
 
         Args:
             facts: The lead's facts.
 
         Returns:
-            The draft; ``facts_used`` names the facts that appear in it.
+            The draft; ``facts_used`` names the facts that appear in it, ``prompt`` holds
+            the variants chosen and the values read from the lead's events and notes.
         """
-        template = self.select(facts)
-        values = {
-            name: _clean_value(str(getattr(facts, field)))
-            for name, field in PLACEHOLDERS.items()
-            if name != "activity_line"
-        }
-        values["activity_line"] = _clean_value(
-            template._selector.activity_line(facts), _MAX_ACTIVITY_CHARS
-        )
-        subject, subject_used = _render(template._subject_parts, values)
-        body, body_used = _render(template._body_parts, values)
-        used_fields = {PLACEHOLDERS[name] for name in subject_used | body_used}
+        signals = read_signals(facts, screen)
+        template = self._select(facts, signals)
+        values = self._values(facts, template, signals)
+        key = lead_key(facts)
+        chosen: dict[str, tuple[str, tuple[Part, ...]]] = {}
+        for (name, texts), (_, options) in zip(template.variants, template._parsed, strict=True):
+            index = pick(len(options), key, template.id, name)
+            chosen[name] = (texts[index], options[index])
+        used: set[str] = set()
+        for name in PARTS:
+            if name in chosen:
+                text, part_used = render(chosen[name][1], values)
+                values[name] = tidy_body(text)
+                used |= part_used
+        subject, subject_used = render(chosen["subject"][1], values)
+        body, body_used = render(chosen["body"][1], values)
+        used |= subject_used | body_used
+        used_fields = {PLACEHOLDERS[name] for name in used} - {None}
+        read = [f"{name} = {values[name]}" for name in ("topic", "seats", "timeline")
+                if name in used]
+        # Parts go on lines of their own: the guardrails read a template draft's prompt line
+        # by line as the admin's approved wording.
+        prompt = f"Subject: {chosen['subject'][0]}\n\n{chosen['body'][0]}" + "".join(
+            f"\n\n({name})\n{text}" for name, (text, _) in chosen.items()
+            if name not in ("subject", "body"))
+        if read:
+            prompt += "\n\nRead from the lead's record: " + "; ".join(read)
         return Draft(
-            subject=_tidy_subject(subject),
-            body=_tidy_body(body),
+            subject=tidy_subject(subject),
+            body=tidy_body(body),
             drafter=self.name,
             drafter_version=self.version,
             template_id=template.id,
-            prompt=template.source,
+            prompt=prompt,
             facts_used=tuple(f for f in _FIELD_ORDER if f in used_fields),
         )

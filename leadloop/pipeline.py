@@ -27,6 +27,7 @@ from connectors.base import (
 )
 from connectors.errors import BadRecordError
 from drafting import Draft, Drafter, LeadFacts
+from drafting.base import days_since_engaged
 from drafting.batch import draft_many
 from drafting.guardrails import ProductFacts, load_product_facts, review_draft
 from drafting.learning import LearnedRule, learn_rules
@@ -424,6 +425,9 @@ class Pipeline:
                     **record, "recent_activity": tuple(score_row.factors.get("activity", [])),
                     "top_factors": tuple(f["label"] for f in score_row.factors["items"]),
                     "rep_name": owner.name if owner else "",
+                    "rep_email": owner.email if owner else "",
+                    "rep_title": owner.title if owner else "",
+                    "days_since_engaged": days_since_engaged(record.get("events"), now),
                 })
                 todo.append((lead, snap, score_row, record, facts))
             # Drafts are made concurrently; one that fails is counted and blocks no other.

@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     product_facts_path: Path | None = Field(
         default=None, description="What drafts may claim about our product (TOML)."
     )
+    draft_note_facts: list[Literal["seats", "timeline"]] = Field(
+        default=["seats", "timeline"],
+        description="Facts the template drafter may state when a lead's notes give them "
+        "plainly ('Wants pricing for 120 seats', 'timeline: Q3'); notes are never pasted. "
+        "[] to use none.",
+    )
     learn_from_edits: bool = Field(
         default=True, description="Apply what reps' edits taught to new drafts."
     )

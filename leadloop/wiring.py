@@ -67,7 +67,8 @@ def open_drafter(settings: Settings) -> Drafter:
     extra = {}
     if settings.llm_api_key is not None:
         extra["api_key"] = settings.llm_api_key.get_secret_value()
-    return build_drafter(settings.drafter, templates_path=settings.templates_path, **extra)
+    return build_drafter(settings.drafter, templates_path=settings.templates_path,
+                         note_facts=settings.draft_note_facts, **extra)
 
 
 def _champion(settings: Settings) -> ScoringModel | None:

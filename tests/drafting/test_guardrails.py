@@ -227,7 +227,7 @@ def test_admin_approved_template_wording_carries_no_risk_flag(lead: LeadFacts) -
     """A pricing-page follow-up from the admin's own template is not a pricing risk; the same
     words written by a model are, and so is a price a model adds to a template draft."""
     draft = TemplateDrafter().draft(lead)
-    assert draft.template_id == "pricing_interest" and "pricing" in draft.body.lower()
+    assert draft.template_id == "first_touch_pricing" and "pricing" in draft.body.lower()
     assert "pricing" not in {f.code for f in risk_flags(draft, lead)}
     assert "pricing" in {f.code for f in risk_flags(llm_draft(draft.body, draft.subject), lead)}
     added = dataclasses.replace(draft, body=draft.body + "\nIt is only $99 per seat.")

@@ -40,20 +40,29 @@ def test_template_drafter_satisfies_the_drafter_protocol(drafter: TemplateDrafte
 @pytest.mark.parametrize(
     ("facts", "template_id"),
     [
-        (LeadFacts(recent_activity=("visited the pricing page twice",)), "pricing_interest"),
-        (LeadFacts(recent_activity=("attended the Q3 webinar",)), "webinar_follow_up"),
-        (LeadFacts(lead_source="Webinar"), "webinar_follow_up"),
-        (LeadFacts(past_purchases=2), "returning_customer"),
+        (LeadFacts(recent_activity=("visited the pricing page twice",)), "first_touch_pricing"),
+        (LeadFacts(engagement=("page_view: /pricing",)), "first_touch_pricing"),
+        (LeadFacts(engagement=("webinar: Live product tour",)), "first_touch_webinar"),
+        (LeadFacts(lead_source="Webinar"), "first_touch_webinar"),
+        (LeadFacts(lead_source="Trade Show"), "first_touch_event"),
+        (LeadFacts(engagement=("form_submit: demo request",)), "first_touch_form"),
+        (LeadFacts(engagement=("page_view: /blog/crm-hygiene",)), "first_touch_content"),
+        (LeadFacts(days_since_engaged=75), "re_engagement"),
+        (LeadFacts(status="Nurture"), "re_engagement"),
+        (LeadFacts(emails_sent=1), "follow_up"),
+        (LeadFacts(emails_sent=1, replied=True), "generic_intro"),
         (LeadFacts(recent_activity=("opened 2 emails",)), "generic_intro"),
         (LeadFacts(), "generic_intro"),
-        # File order decides: pricing interest outranks a returning customer.
+        # An existing customer never gets a first-touch email, whatever brought it back.
+        (LeadFacts(past_purchases=2), "expansion"),
         (
-            LeadFacts(past_purchases=1, recent_activity=("viewed Pricing",)),
-            "pricing_interest",
+            LeadFacts(past_purchases=1, recent_activity=("viewed Pricing",),
+                      engagement=("form_submit: demo request",), days_since_engaged=90),
+            "expansion",
         ),
     ],
 )
-def test_select_template_by_facts(
+def test_select_template_by_situation(
     drafter: TemplateDrafter, facts: LeadFacts, template_id: str
 ) -> None:
     draft = drafter.draft(facts)
@@ -61,20 +70,24 @@ def test_select_template_by_facts(
     assert_clean(draft)
 
 
-def test_activity_line_is_the_one_the_selector_names(drafter: TemplateDrafter) -> None:
+def test_activity_line_keeps_the_activity_but_drops_counts_and_windows(
+    write_templates: WritePath,
+) -> None:
+    drafter = TemplateDrafter(write_templates(_GOOD))
     facts = LeadFacts(
         recent_activity=("opened 2 emails", "Visited the pricing page 3 times in the last 14 days.")
     )
     draft = drafter.draft(facts)
-    assert "I noticed you visited the pricing page 3 times in the last 14 days, so" in draft.body
-    assert "opened 2 emails" not in draft.body
+    assert draft.body == "Hi there, you visited the pricing page."
 
 
 def test_full_lead_pricing_draft_reads_well(drafter: TemplateDrafter, lead: LeadFacts) -> None:
     draft = drafter.draft(lead)
-    assert draft.subject == "Questions about pricing for Acme Corp?"
-    assert draft.body.startswith("Hi Ann,\n\nI noticed you visited the pricing page 3 times")
-    assert draft.body.endswith("Best regards,\nSam Rep\nsam@example.com")
+    assert draft.template_id == "first_touch_pricing"
+    assert draft.body.startswith("Hi Ann,\n\n")
+    assert "pricing" in draft.body.lower()
+    assert draft.body.endswith("\nSam Rep\nsam@example.com")
+    assert not re.search(r"\d+ times|last 14 days", draft.body)
     assert draft.drafter == "template"
     assert draft.fallback_reason is None and draft.token_usage is None
     assert_clean(draft)
@@ -90,18 +103,17 @@ def test_missing_first_name_greets_there(drafter: TemplateDrafter, lead: LeadFac
 def test_missing_company_drops_the_sentence_parts_that_need_it(
     drafter: TemplateDrafter, lead: LeadFacts
 ) -> None:
-    draft = drafter.draft(dataclasses.replace(lead, company=""))
-    assert draft.subject == "Questions about pricing?"
-    assert "the options that fit your team.\n" in draft.body
-    assert " at ." not in draft.body
-    assert_clean(draft)
+    for crm_id in ("1", "2", "3", "4", "5", "6"):
+        draft = drafter.draft(dataclasses.replace(lead, company="", crm_id=crm_id))
+        assert "Acme" not in f"{draft.subject}{draft.body}"
+        assert " at ." not in draft.body and " for ." not in draft.body
+        assert_clean(draft)
 
 
 def test_lead_with_no_facts_gets_a_clean_generic_email(drafter: TemplateDrafter) -> None:
     draft = drafter.draft(LeadFacts())
-    assert draft.subject == "A quick introduction"
-    assert draft.body.startswith("Hi there,\n\nI'm reaching out")
-    assert draft.body.endswith("Best regards,")
+    assert draft.template_id == "generic_intro"
+    assert draft.body.startswith("Hi there,\n\n")
     assert draft.facts_used == ()
     assert_clean(draft)
 
@@ -182,39 +194,38 @@ def test_draft_holds_only_template_text_and_facts(
 
 
 @pytest.mark.parametrize(
-    ("facts", "used"),
-    [
-        (
-            "full",
-            ("first_name", "company", "recent_activity", "rep_name", "rep_email"),
-        ),
-        ("no_company", ("first_name", "recent_activity", "rep_name", "rep_email")),
-        ("generic", ("first_name", "title", "company", "rep_name", "rep_email")),
-    ],
+    "variant", ["full", "no_company", "generic", "webinar", "customer", "seats"]
 )
 def test_facts_used_lists_the_facts_that_appear(
-    drafter: TemplateDrafter, lead: LeadFacts, facts: str, used: tuple[str, ...]
+    drafter: TemplateDrafter, lead: LeadFacts, variant: str
 ) -> None:
-    variants = {
+    facts = {
         "full": lead,
         "no_company": dataclasses.replace(lead, company=""),
         "generic": dataclasses.replace(lead, recent_activity=()),
-    }
-    draft = drafter.draft(variants[facts])
-    assert draft.facts_used == used
-    for field in draft.facts_used:
-        value = getattr(variants[facts], field)
-        shown = value[0] if isinstance(value, tuple) else value
-        assert shown in f"{draft.subject}\n{draft.body}"
+        "webinar": dataclasses.replace(lead, recent_activity=(),
+                                       engagement=("webinar: Live product tour",)),
+        "customer": dataclasses.replace(lead, past_purchases=2),
+        "seats": dataclasses.replace(lead, notes="Wants pricing for 120 seats."),
+    }[variant]
+    draft = drafter.draft(facts)
+    text = f"{draft.subject}\n{draft.body}"
+    assert "rep_email" in draft.facts_used
+    for field in ("first_name", "title", "company", "rep_name", "rep_email"):
+        assert (field in draft.facts_used) == bool(getattr(facts, field)
+                                                   and getattr(facts, field) in text)
+    assert ("engagement" in draft.facts_used) == ("Live product tour" in text)
 
 
-def test_prompt_is_the_template_source_and_drafts_are_deterministic(
+def test_prompt_holds_the_chosen_variants_and_drafts_are_deterministic(
     drafter: TemplateDrafter, lead: LeadFacts
 ) -> None:
     first, second = drafter.draft(lead), TemplateDrafter().draft(lead)
     assert first == second
-    assert first.prompt == drafter.select(lead).source
-    assert first.prompt.startswith("Subject: Questions about pricing[[ for {company}]]?\n\nHi ")
+    template = drafter.select(lead)
+    chosen_subject = first.prompt.splitlines()[0].removeprefix("Subject: ")
+    assert chosen_subject in dict(template.variants)["subject"]
+    assert first.prompt.split("\n\n(")[0].split("\n\n", 1)[1] in dict(template.variants)["body"]
 
 
 def test_fact_values_are_pasted_as_plain_text(
@@ -248,7 +259,10 @@ def test_version_is_a_content_hash(write_templates: WritePath, minimal_templates
 
 def test_default_templates_are_shipped_and_valid(drafter: TemplateDrafter) -> None:
     ids = [t.id for t in drafter.templates]
-    assert ids == ["pricing_interest", "webinar_follow_up", "returning_customer", "generic_intro"]
+    assert ids == [
+        "follow_up", "expansion", "re_engagement", "first_touch_form", "first_touch_pricing",
+        "first_touch_webinar", "first_touch_event", "first_touch_content", "generic_intro",
+    ]
     assert drafter.path.endswith("default_templates.toml")
 
 
@@ -274,7 +288,7 @@ body = "Hi {first_name|there},"
             "{first_name|there}, [[",
             "{frist_name|there}, [[",
             "pricing",
-            "unknown placeholder {frist_name}; expected one of {activity_line}, {company}",
+            "unknown placeholder {frist_name}; expected one of {activity_line}, {ask}, {company}",
         ),
         (
             'subject = "Pricing"\n',
@@ -325,7 +339,7 @@ body = "Hi {first_name|there},"
             'when = "pricing_interest"',
             'when = "pricing_interest"\ntone = "warm"',
             "pricing",
-            "unknown key 'tone'; expected only id, when, subject, body, description",
+            "unknown key 'tone'; expected only id, when, subject, body, description, opening",
         ),
         ('id = "pricing"', 'id = "pricing offer"', None, "template #1 has no valid 'id'"),
         ("[[template]]", "[[templates]]", None, "unknown top-level key 'templates'"),

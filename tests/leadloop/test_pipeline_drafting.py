@@ -4,10 +4,12 @@ manager, and rules learned from reps' edits applied to the next drafts."""
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import select
 
 from connectors.sandbox import SandboxConnector, SandboxCRM
+from drafting import TemplateDrafter
 from drafting.policy import parse_policy
 from leadloop.pipeline import Pipeline
 from review_api.store.models import AuditEvent, DraftRuleSwitch, Proposal
@@ -15,6 +17,23 @@ from review_api.store.models import AuditEvent, DraftRuleSwitch, Proposal
 from .conftest import NOW
 
 ASK = "Would a 20-minute call in the next week or two be useful?"
+# One wording for every lead, so every rep meets (and deletes) the same closing question;
+# the shipped templates vary their wording per lead.
+ONE_ASK_TEMPLATES = f'''
+[[template]]
+id = "generic"
+when = "generic"
+subject = "Hello[[ {{company}}]]"
+body = """
+Hi {{first_name|there}},
+
+I'd like to hear what you're working on[[ at {{company}}]].
+{ASK}
+
+Best regards,
+[[{{rep_name}}]]
+"""
+'''
 
 
 def _hot(crm: SandboxCRM, **fields: object) -> str:
@@ -77,8 +96,10 @@ def test_opted_out_lead_never_gets_a_draft_even_with_no_rules(
 
 
 def test_what_reps_keep_deleting_is_left_out_of_the_next_drafts(
-    pipeline: Pipeline, crm: SandboxCRM
+    pipeline: Pipeline, crm: SandboxCRM, tmp_path: Path
 ) -> None:
+    (tmp_path / "one_ask.toml").write_text(ONE_ASK_TEMPLATES, encoding="utf-8")
+    pipeline.drafter = TemplateDrafter(tmp_path / "one_ask.toml")
     pipeline.sync()
     pipeline.score()
     pipeline.propose()
