@@ -40,3 +40,9 @@ class BadRecordError(ConnectorError):
         super().__init__(f"lead {crm_id}: {reason}")
         self.crm_id = crm_id
         self.reason = reason
+
+
+class CsvFileError(ConnectorError):
+    """A CSV file cannot be read at all; the message names the file and what is expected."""
+
+    code = "bad_csv_file"

@@ -131,6 +131,7 @@ class Pipeline:
         policy: Policy | None = None, product_facts: ProductFacts | None = None,
         learn_from_edits: bool = True, draft_concurrency: int = 8,
         model: ScoringModel | None = None, blend: float = 0.5, min_labels: int = 200,
+        model_note: str = "",
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         progress: Progress = _no_progress,
     ) -> None:
@@ -148,6 +149,7 @@ class Pipeline:
         self.product_facts = product_facts or load_product_facts(None)
         self.learn_from_edits = learn_from_edits
         self.model = model
+        self.model_note = model_note  # why a promoted champion is not used, if it is not
         self.blend = blend
         self.min_labels = min_labels
         self.draft_concurrency = draft_concurrency
@@ -297,7 +299,7 @@ class Pipeline:
             if self.model is None:
                 # Points alone; scikit-learn is not even loaded until a model is promoted.
                 results = score_leads(payloads, self.weights, now=now)
-                report.model_note = NO_MODEL_NOTE
+                report.model_note = self.model_note or NO_MODEL_NOTE
             else:
                 from scoring.blend import score_leads_blended
 

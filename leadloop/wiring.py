@@ -71,13 +71,15 @@ def open_drafter(settings: Settings) -> Drafter:
                          note_facts=settings.draft_note_facts, **extra)
 
 
-def _champion(settings: Settings) -> ScoringModel | None:
+def _champion(settings: Settings) -> tuple[ScoringModel | None, str]:
+    """The champion model and "", or None and why scoring falls back to the points."""
     if not (settings.data_dir / "models").is_dir():
-        return None  # no model was ever trained here: no need to load scikit-learn at all
+        return None, ""  # no model was ever trained here: no need to load scikit-learn at all
     # scikit-learn loads only when there may be a model, not for every CLI command.
     from scoring.registry import ModelRegistry
+    from scoring.train import MODEL_FIELDS_FROM_LEADS
 
-    return ModelRegistry(settings.data_dir).load_champion()
+    return ModelRegistry(settings.data_dir).champion_for_leads(MODEL_FIELDS_FROM_LEADS)
 
 
 def build_pipeline(
@@ -87,6 +89,7 @@ def build_pipeline(
     """A pipeline wired as the settings say."""
     from datetime import timedelta
 
+    model, model_note = _champion(settings)
     return Pipeline(
         store=store or open_store(settings),
         connector=connector or open_connector(settings),
@@ -103,7 +106,8 @@ def build_pipeline(
         product_facts=load_product_facts(settings.product_facts_path),
         learn_from_edits=settings.learn_from_edits,
         draft_concurrency=settings.draft_concurrency,
-        model=_champion(settings),
+        model=model,
+        model_note=model_note,
         blend=settings.score_blend,
         min_labels=settings.min_labels,
         progress=progress,

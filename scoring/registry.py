@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from io import StringIO
@@ -194,6 +195,28 @@ class ModelRegistry:
         version = self.champion()
         return None if version is None else self.load(version)
 
+    def champion_for_leads(
+        self, lead_fields: Collection[str]
+    ) -> tuple[ScoringModel | None, str]:
+        """The champion if it can score leads with these fields, else None and why not.
+
+        Never raises: a champion that cannot be loaded or reads fields the leads lack
+        leaves the score to the points alone, and the sentence says so.
+        """
+        version = self.champion()
+        if version is None:
+            return None, ""
+        try:
+            lacking = self.missing_fields(version, lead_fields)
+            if lacking:
+                shown = ", ".join(repr(name) for name in lacking[:3])
+                return None, (f"champion model {version} reads fields the leads lack "
+                              f"({shown}): the score is the points score alone")
+            return self.load(version), ""
+        except (RegistryError, OSError, ValueError) as exc:
+            return None, (f"champion model {version} cannot be loaded ({exc}): the score is "
+                          "the points score alone")
+
     def holdout(self, version: str) -> tuple[pd.DataFrame, np.ndarray] | None:
         """The recent holdout a version was evaluated on (fields and outcomes)."""
         path = self.folder / version / "holdout.json"
@@ -203,7 +226,14 @@ class ModelRegistry:
         target = frame.pop("__target__").to_numpy(dtype=int)
         return frame, target
 
-    def promote(self, version: str, *, force: bool = False) -> Promotion:
+    def missing_fields(self, version: str, lead_fields: Collection[str]) -> list[str]:
+        """The fields a version reads that the leads to be scored lack."""
+        fields = self.get(version).summary.get("fields") or []
+        return [str(name) for name in fields if name not in set(lead_fields)]
+
+    def promote(
+        self, version: str, *, force: bool = False, lead_fields: Collection[str] | None = None
+    ) -> Promotion:
         """Make ``version`` the champion if it beats the current one on its recent holdout.
 
         Both models are scored on the challenger's holdout (the most recent labelled leads
@@ -212,7 +242,10 @@ class ModelRegistry:
 
         Args:
             version: the challenger.
-            force: promote without the comparison (e.g. the champion's fields are gone).
+            force: promote without the comparison (e.g. the champion's fields are gone),
+                and although the leads lack some of its fields.
+            lead_fields: the fields the leads to be scored carry; a version that reads
+                others is refused (unless forced), since it could not score them.
 
         Returns:
             What happened and the figures that decided it.
@@ -225,6 +258,13 @@ class ModelRegistry:
         current: str | None = state["champion"]
         if current == version:
             return Promotion(False, version, current, "it is already the champion")
+        if lead_fields is not None and not force:
+            if lacking := self.missing_fields(version, lead_fields):
+                shown = ", ".join(repr(name) for name in lacking[:5])
+                more = f" and {len(lacking) - 5} more" if len(lacking) > 5 else ""
+                return Promotion(False, version, current,
+                                 f"it reads fields the store's leads lack ({shown}{more}); "
+                                 "train it from the store's labels instead")
         challenger_auc = champion_auc = None
         if current is not None and not force:
             holdout = self.holdout(version)

@@ -18,6 +18,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from connectors.csvfile import is_placeholder, read_csv_text
+from connectors.errors import CsvFileError
 from connectors.sandbox.errors import ImportFileError
 
 EXPECTED = (
@@ -93,24 +95,14 @@ def read_lead_file(path: str | Path) -> list[ImportRow]:
     suffix = file.suffix.lower()
     if suffix not in (".csv", ".json"):
         raise ImportFileError(f"{file}: not a CSV or JSON file; {EXPECTED}")
-    try:
-        text = file.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise ImportFileError(f"{file}: no such file; {EXPECTED}") from None
-    except IsADirectoryError:
-        raise ImportFileError(f"{file}: is a folder, not a file; {EXPECTED}") from None
-    except UnicodeDecodeError:
-        raise ImportFileError(
-            f"{file}: is not UTF-8 text; save it as UTF-8 (e.g. 'CSV UTF-8' in Excel)"
-        ) from None
-    except OSError as exc:
-        raise ImportFileError(f"{file}: cannot be read ({exc.strerror}); {EXPECTED}") from None
-    if not text.strip():
-        raise ImportFileError(f"{file}: is empty; {EXPECTED}")
     if suffix == ".csv":
-        columns, rows = _csv_rows(file, text)
+        try:
+            decoded = read_csv_text(file, expected=EXPECTED)
+        except CsvFileError as exc:
+            raise ImportFileError(str(exc)) from None
+        columns, rows = _csv_rows(file, decoded.text, decoded.delimiter)
     else:
-        columns, rows = _json_rows(file, text)
+        columns, rows = _json_rows(file, _json_text(file))
     if not rows:
         raise ImportFileError(f"{file}: has no leads, only a header; {EXPECTED}")
     if "email" not in columns:
@@ -125,10 +117,23 @@ def _normalise(column: str) -> str:
     return re.sub(r"[^a-z0-9]", "", column.lower())
 
 
-def _csv_rows(file: Path, text: str) -> tuple[set[str], list[ImportRow]]:
-    header_line = next(line for line in text.splitlines() if line.strip())
-    # Excel writes ';' where the decimal mark is a comma; pick whatever splits the header most.
-    delimiter = max(",;\t|", key=header_line.count)
+def _json_text(file: Path) -> str:
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ImportFileError(f"{file}: no such file; {EXPECTED}") from None
+    except IsADirectoryError:
+        raise ImportFileError(f"{file}: is a folder, not a file; {EXPECTED}") from None
+    except UnicodeDecodeError:
+        raise ImportFileError(f"{file}: is not UTF-8 text; JSON is UTF-8 by definition") from None
+    except OSError as exc:
+        raise ImportFileError(f"{file}: cannot be read ({exc.strerror}); {EXPECTED}") from None
+    if not text.strip():
+        raise ImportFileError(f"{file}: is empty; {EXPECTED}")
+    return text
+
+
+def _csv_rows(file: Path, text: str, delimiter: str) -> tuple[set[str], list[ImportRow]]:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         records = list(reader)
@@ -154,7 +159,7 @@ def _csv_rows(file: Path, text: str) -> tuple[set[str], list[ImportRow]]:
         raw: dict[str, Any] = {}
         for i, cell in enumerate(cells[: len(header)]):
             field = fields_by_index.get(i)
-            if field and cell.strip() and field not in raw:
+            if field and not is_placeholder(cell) and field not in raw:
                 raw[field] = cell
         rows.append(_finish_row(number, raw))
     return columns, rows

@@ -41,13 +41,21 @@ def list_versions() -> None:
 @app.command("promote")
 def promote(
     version: str = typer.Argument(..., help="the challenger"),
-    force: bool = typer.Option(False, help="promote without beating the champion"),
+    force: bool = typer.Option(False, help="promote without beating the champion, and "
+                               "although the store's leads lack some of its fields"),
 ) -> None:
     """Make a version the champion if it beats the current one on the same recent holdout."""
-    result = _registry().promote(version, force=force)
+    from scoring.train import MODEL_FIELDS_FROM_LEADS
+
+    registry = _registry()
+    result = registry.promote(version, force=force, lead_fields=MODEL_FIELDS_FROM_LEADS)
     if not result.promoted:
         raise LeadloopError(f"{version} not promoted: {result.reason}")
     console.print(f"{version} is the champion: {result.reason}")
+    if lacking := registry.missing_fields(version, MODEL_FIELDS_FROM_LEADS):
+        console.print(f"warning: the store's leads lack {len(lacking)} of its fields "
+                      f"({', '.join(lacking[:3])}): scoring stays on the points score alone "
+                      "until a model trained from the store's labels is promoted")
 
 
 @app.command("rollback")

@@ -354,7 +354,7 @@ def test_import_json_list_and_api_shapes(sandbox: SandboxCRM, tmp_path: Path) ->
         ("missing.csv", None, "no such file"),
         ("leads.xlsx", "PK binary", "not a CSV or JSON file"),
         ("empty.csv", "  \n", "is empty"),
-        ("header.csv", "Email,Company\n", "has no leads"),
+        ("header.csv", "Email,Company\n", "no leads below"),
         ("broken.json", "[{\"email\": ", "not valid JSON"),
         ("object.json", "{\"email\": \"a@b.example\"}", "holds a JSON dict"),
         ("empty.json", "[]", "has no leads"),
@@ -375,10 +375,23 @@ def test_bad_import_files_raise_one_clear_error(
     assert sandbox.count_leads() == 0
 
 
-def test_a_non_utf8_csv_is_refused_with_a_hint(sandbox: SandboxCRM, tmp_path: Path) -> None:
-    path = tmp_path / "latin1.csv"
-    path.write_bytes("Email,Company\nj@x.example,Café Crème\n".encode("latin-1"))
-    with pytest.raises(ImportFileError, match="not UTF-8"):
+def test_a_windows_1252_semicolon_csv_imports_with_its_accents(
+    sandbox: SandboxCRM, tmp_path: Path
+) -> None:
+    path = tmp_path / "excel.csv"
+    path.write_bytes("Email;Company;Industry\nj@x.example;Café Crème;Select\n".encode("cp1252"))
+    assert sandbox.import_file(path).imported == 1
+    lead = sandbox.list_leads()[0]
+    assert lead["company"] == "Café Crème"
+    assert not lead["industry"]  # the form's "Select" placeholder is no industry
+
+
+def test_a_binary_file_named_csv_is_refused_with_a_hint(
+    sandbox: SandboxCRM, tmp_path: Path
+) -> None:
+    path = tmp_path / "workbook.csv"
+    path.write_bytes(b"PK\x03\x04\x14\x00\x06\x00" + bytes(range(256)) * 4)
+    with pytest.raises(ImportFileError, match="not readable text"):
         sandbox.import_file(path)
 
 
