@@ -22,6 +22,7 @@ def _leads(n: int) -> list[dict[str, object]]:
         converted = rng.random() < (0.7 if hot else 0.1)
         leads.append(lead_record(f"L{i}", employees=int(rng.integers(5, 2000)),
                                  title=("VP Sales", "analyst", "")[i % 3],
+                                 company=f"Company {i % 60}",
                                  status="converted" if converted else "disqualified",
                                  events=events))
     return leads
@@ -59,3 +60,26 @@ def test_points_only_reasons_are_unchanged_without_a_model() -> None:
         "visited the pricing page once in the last 14 days: +25",
         "mid-size company (450 employees): +15",
     ]
+
+
+def test_cached_preprocessing_predicts_as_scikit_learn_does(
+    model_and_leads: tuple[ScoringModel, list[dict[str, object]]],
+) -> None:
+    from scoring.fast_predict import calibrated_positive, target_encode
+    from scoring.train import model_frame
+
+    model, leads = model_and_leads
+    frame = model_frame(leads[:80], now=NOW)
+    frame.loc[frame.index[:5], "title"] = "a title never seen in training"
+    frame.loc[frame.index[5:10], "employees"] = np.nan
+    frame["email_opt_out"] = frame["email_opt_out"].astype("Float64")
+    features = model.model.features_
+    chosen = frame[features.feature_names_in_.tolist()]
+    numeric = features.transform(chosen)
+    assert features.encoder_ is not None and features.roles_["title"] == "category"
+    high = features._high_input(chosen, features.high_fields_)
+    np.testing.assert_array_equal(target_encode(features.encoder_, high),
+                                  features.encoder_.transform(high))
+    calibrated = model.model.classifier_.calibrated_
+    np.testing.assert_allclose(calibrated_positive(calibrated, numeric),
+                               calibrated.predict_proba(numeric)[:, 1], rtol=0, atol=1e-12)
