@@ -60,6 +60,7 @@ from review_api.store.models import SyncCursor as CursorRow
 from review_api.taskbody import render_draft_notes, render_score_task
 from review_api.workflow import ProposalState
 from scoring import LeadScore, Weights, score_leads
+from scoring.features import future_dated_events
 
 __all__ = ["Pipeline", "ProposeReport", "ReconcileReport", "ScoreReport", "SendReport",
            "SyncReport", "TaskPushReport", "batched"]
@@ -98,6 +99,8 @@ class SyncReport:
     unchanged: int = 0
     deleted: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    future_dated: list[str] = field(default_factory=list)
+    """Leads stored with events dated after the sync (left out of recency and decay)."""
 
 
 @dataclass
@@ -215,6 +218,7 @@ class Pipeline:
             .where(Lead.crm_id.in_(ids), Lead.deleted.is_(False))
         )}
         fresh: list[tuple[LeadSnapshot, str, str, bool]] = []
+        now = self.clock()
         for raw in batch:
             if (raw.crm_id, raw.modified_at) in seen:
                 report.unchanged += 1
@@ -246,6 +250,8 @@ class Pipeline:
                                     payload=payload)
             fresh.append((snapshot, record.owner_id, record.email, False))
             report.stored += 1
+            if future_dated_events(record.events, now=now):
+                report.future_dated.append(raw.crm_id)
         session.add_all([snapshot for snapshot, *_ in fresh])
         session.flush()  # one multi-row INSERT gives every snapshot its id
         for snapshot, owner_id, email, deleted in fresh:

@@ -87,8 +87,9 @@ def score_leads_blended(
     Returns:
         One score per lead, in input order. ``score`` and ``tier`` are final;
         ``points_score``, ``probability`` and ``model_version`` say what made them;
-        ``factors`` holds the rules that fired (their admin points) and the model's
-        biggest contributions (group ``"model"``, points = effect on the final score).
+        ``factors`` holds the rules that fired (their admin points), the model's
+        biggest contributions (group ``"model"``, points = effect on the final score) and
+        the blend's own pull (group ``"blend"``), so the factors' points add up to ``score``.
 
     Raises:
         LeadDataError: a lead value cannot be read.
@@ -124,7 +125,13 @@ def score_leads_blended(
         points, final.tolist(), probability.tolist(), contributions, strict=True
     ):
         learned = _model_factors(explained, blend)
-        factors = sorted((*result.factors, *learned), key=lambda f: -abs(f.points))
+        shown = (*result.factors, *learned)
+        # What the blend itself moves (the rules weigh 1 - blend, the clamp to 0-100, the
+        # model's estimate beyond its top fields) is a reason too, so the reasons add up.
+        pull = score - sum(factor.points for factor in shown)
+        if pull:
+            shown = (*shown, Factor(_pull_label(chance, blend), pull, "blend"))
+        factors = sorted(shown, key=lambda f: -abs(f.points))
         results.append(
             replace(
                 result,
@@ -136,6 +143,11 @@ def score_leads_blended(
             )
         )
     return results
+
+
+def _pull_label(probability: float, blend: float) -> str:
+    return (f"blended with the learned model ({probability:.0%} likely to convert, "
+            f"{blend:.0%} of the score)")
 
 
 def _model_factors(explained: list[Contribution], blend: float) -> list[Factor]:

@@ -73,6 +73,10 @@ _DIRECT_NUMBERS = ("employees", "past_purchases", "lifetime_value")
 _SECONDS_PER_DAY = 86_400.0
 _PRICING = "pricing"
 
+FUTURE_GRACE_DAYS = 1 / 24
+"""Events dated more than this after ``now`` are future-dated (a bad date, e.g. 2999): they
+are left out of every count, window and decay. The grace absorbs clock skew with the CRM."""
+
 EVENT_COLUMNS: tuple[str, ...] = ("lead", "kind", "detail", "at", "age_days")
 """Columns of the events frame: ``lead`` is the row position of the lead in the lead frame."""
 
@@ -126,7 +130,8 @@ class LeadFrames:
         events: one row per event with columns ``lead`` (row position in ``leads``),
             ``kind`` (lower case, categorical), ``detail`` (text, categorical; empty when
             missing), ``at`` (UTC) and
-            ``age_days`` (days before ``now``; negative for events dated after it).
+            ``age_days`` (days before ``now``; slightly negative for an event up to
+            :data:`FUTURE_GRACE_DAYS` after it; events dated later are left out).
         now: the moment every age and window was measured from (UTC).
     """
 
@@ -400,7 +405,7 @@ def _events_frame(
     detail_column = pd.Categorical.from_codes(detail_codes, categories=detail_categories)
     times = _event_times(stamps, owner).as_unit("us")
     age_days = (now.timestamp() - times.asi8 / 1e6) / _SECONDS_PER_DAY
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         {
             "lead": lead_position,
             "kind": kind_column,
@@ -410,6 +415,20 @@ def _events_frame(
         },
         columns=list(EVENT_COLUMNS),
     )
+    future = age_days < -FUTURE_GRACE_DAYS
+    if future.any():
+        frame = frame[~future].reset_index(drop=True)
+    return frame
+
+
+def future_dated_events(events: Iterable[Any], *, now: datetime) -> int:
+    """How many of one lead's events are dated after ``now`` (beyond the grace)."""
+    limit = _micros_of(now) + FUTURE_GRACE_DAYS * _SECONDS_PER_DAY * 1e6
+    count = 0
+    for event in events:
+        stamp = _micros(event_parts(event)[2])
+        count += stamp is not None and stamp > limit
+    return count
 
 
 def _count_by_lead(lead: np.ndarray, mask: np.ndarray | None, n: int) -> np.ndarray:
@@ -544,6 +563,8 @@ class LeadValues:
             if detail is None or (not isinstance(detail, str) and pd.isna(detail)):
                 detail = ""
             age = (now_seconds - stamp / 1e6) / _SECONDS_PER_DAY
+            if age < -FUTURE_GRACE_DAYS:
+                continue  # future-dated: left out, as the frame path leaves it out
             self.events.append((kind.strip().lower(), detail, age))
 
     def _engagement(self, name: str) -> int:

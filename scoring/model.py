@@ -33,6 +33,8 @@ from sklearn.preprocessing import TargetEncoder
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from scoring.fast_predict import calibrated_positive, target_encode
+
 FieldRole = Literal["number", "category", "high_cardinality", "date", "text"]
 Monotone = Literal["increasing", "decreasing"]
 
@@ -205,7 +207,8 @@ class LeadFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
             raise ValueError(f"the frame lacks the model's fields {missing}")
         encoded = None
         if self.encoder_ is not None:
-            encoded = self.encoder_.transform(self._high_input(X, self.high_fields_))
+            # Cached lookup tables: the encoder's own transform re-validates on every call.
+            encoded = target_encode(self.encoder_, self._high_input(X, self.high_fields_))
         return self._assemble(X, encoded)
 
     def _high_input(self, X: pd.DataFrame, names: list[str]) -> np.ndarray:
@@ -578,12 +581,20 @@ class LeadModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             for index, name in enumerate(names, start=1):
                 columns = np.flatnonzero(outputs == name)
                 stacked[index][:, columns] = self.baseline_[columns]
-            predicted = self.classifier_.predict_proba(stacked.reshape(-1, width))[:, 1]
+            flat = stacked.reshape(-1, width)
+            if len(flat) <= _CACHED_ROWS:
+                predicted = calibrated_positive(self.classifier_.calibrated_, flat)
+            else:
+                predicted = self.classifier_.predict_proba(flat)[:, 1]
             predicted = predicted.reshape(copies, len(part))
             probability[start : start + len(part)] = predicted[0]
             deltas[start : start + len(part)] = (predicted[0][None, :] - predicted[1:]).T
         return probability, deltas
 
+
+_CACHED_ROWS = 5_000
+"""Up to this many rows (a webhook's few leads) skip scikit-learn's input checks, through
+cached encodings (:mod:`scoring.fast_predict`); larger batches use its threaded path."""
 
 _PERTURBED_ROWS = 200_000
 """The most perturbed rows predicted in one call (bounds the memory of an explanation)."""

@@ -42,7 +42,8 @@ class Factor:
     ``str(factor)`` adds them (``"industry is logistics: +10"``). ``group`` is the
     criterion's group: ``"fit"`` (who the lead is) or ``"engagement"`` (what it did); a cap
     that took points away has the capped group or ``"total"``; a learned model's
-    contribution has ``"model"`` (its points are its effect on the final score, with sign).
+    contribution has ``"model"`` (its points are its effect on the final score, with sign);
+    the blend's own pull (what blending moved beyond those) has ``"blend"``.
     """
 
     label: str

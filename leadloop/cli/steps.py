@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from leadloop.cli.common import console, progress_bars, settings
 from leadloop.pipeline import (
@@ -39,6 +40,11 @@ def print_sync(report: SyncReport, *, full: bool) -> None:
         console.print(table)
         if not full and len(report.skipped) > len(shown):
             console.print(f"... {len(report.skipped) - len(shown)} more: leadloop sync --report")
+    if report.future_dated:
+        console.print(Text(
+            f"{len(report.future_dated)} lead(s) have events dated in the future "
+            f"(e.g. {report.future_dated[0]}): left out of recency and decay until then"
+        ))
 
 
 def print_score(report: ScoreReport) -> None:

@@ -163,3 +163,19 @@ def test_train_then_promote_puts_the_model_into_the_next_scores(tmp_path: Path) 
         assert {s.model_version for s in newest} == {version}
         assert all(any(f["group"] == "model" for f in s.factors["items"]) for s in newest)
     store.close()
+
+
+def test_sync_output_names_a_lead_with_future_dated_events(tmp_path: Path) -> None:
+    export = tmp_path / "export.csv"
+    export.write_text(
+        "First Name,Last Name,Email,Company,Owner,Events\n"
+        'Ann,Lee,ann@acme.example,Acme,Dana Rep,"[{""kind"": ""page_view"", '
+        '""detail"": ""/pricing"", ""at"": ""2999-01-01T00:00:00Z""}]"\n'
+        "Bob,Ray,bob@ray.example,Ray Ltd,Dana Rep,\n",
+        encoding="utf-8",
+    )
+    leadloop("sandbox", "import", str(export))
+    [ann] = [lead["crm_id"] for lead in SandboxCRM(tmp_path / "data" / "sandbox.db").list_leads()
+             if lead["company"] == "Acme"]
+    out = " ".join(leadloop("sync").split())
+    assert f"1 lead(s) have events dated in the future (e.g. {ann})" in out

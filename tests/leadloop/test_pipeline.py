@@ -23,6 +23,7 @@ from review_api.store.models import (
     LeadSnapshot,
     OutboxEmail,
     Proposal,
+    Score,
 )
 
 from .conftest import NOW, make_pipeline
@@ -314,3 +315,21 @@ def test_stale_proposals_escalate_to_the_manager_before_expiry(
                             headers={"X-API-Key": key})
     assert len(as_manager.get("/proposals", params={"limit": 500}).json()) == pending
     assert pipeline.reconcile().escalated == 0  # moved once, not again
+
+
+def test_sync_names_leads_with_events_dated_in_the_future(
+    pipeline: Pipeline, crm: SandboxCRM
+) -> None:
+    owner = _owner(crm)
+    crm.add_leads([{"first_name": "Tess", "company": "Later", "email": "tess@later.example",
+                    "owner_id": owner, "events": [
+                        {"kind": "page_view", "detail": "/pricing", "at": "2999-01-01T00:00:00Z"}
+                    ]}])
+    report = pipeline.sync()
+    [later] = [lead["crm_id"] for lead in crm.list_leads() if lead["company"] == "Later"]
+    assert report.future_dated == [later]
+    pipeline.score()
+    with pipeline.store.session() as session:
+        [score] = session.scalars(select(Score).where(Score.crm_id == later)).all()
+        assert "pricing" not in str(score.factors)
+    assert pipeline.sync().future_dated == []  # nothing new read, nothing named
