@@ -64,6 +64,7 @@ __all__ = ["Pipeline", "ProposeReport", "ReconcileReport", "ScoreReport", "SendR
            "SyncReport", "TaskPushReport", "batched"]
 
 if TYPE_CHECKING:
+    from leadloop.settings import SendingConfig
     from scoring.blend import ScoringModel
 
 log = logging.getLogger(__name__)
@@ -131,7 +132,7 @@ class Pipeline:
         learn_from_edits: bool = True, draft_concurrency: int = 8,
         model: ScoringModel | None = None, blend: float = 0.5, min_labels: int = 200,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        progress: Progress = _no_progress,
+        progress: Progress = _no_progress, sending: SendingConfig | None = None,
     ) -> None:
         self.store = store
         self.connector = connector
@@ -152,6 +153,7 @@ class Pipeline:
         self.draft_concurrency = draft_concurrency
         self.clock = clock
         self.progress = progress
+        self.sending = sending  # None: no window, holidays or caps (tests of other steps)
         self._owners: dict[str, Owner] | None = None
 
     # ----- cursors -------------------------------------------------------------------------
@@ -596,7 +598,7 @@ class Pipeline:
             due = session.scalar(select(func.count()).select_from(OutboxEmail).where(
                 OutboxEmail.state.in_(["queued", "sending", "failed"]))) or 0
         report = send_step.send(store=self.store, connector=self.connector, clock=self.clock,
-                                tick=self.progress("send", due))
+                                tick=self.progress("send", due), sending=self.sending)
         self.push_task_updates()
         return report
 

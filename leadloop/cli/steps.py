@@ -14,6 +14,7 @@ from leadloop.pipeline import (
     SendReport,
     SyncReport,
 )
+from leadloop.steps.schedule import held_summary
 from leadloop.wiring import build_pipeline
 
 
@@ -87,6 +88,8 @@ def print_send(report: SendReport) -> None:
         + (f", {report.not_checked} held (consent could not be checked in the CRM)"
            if report.not_checked else "")
     )
+    if report.held:
+        console.print(held_summary(report.held))
 
 
 def register(app: typer.Typer) -> None:
