@@ -217,3 +217,34 @@ def test_two_senders_at_once_never_pass_the_cap(store: Store, crm: SandboxCRM,
     per_owner = Counter(email.from_owner_id for email in transport.calls)
     assert per_owner and max(per_owner.values()) == 1
     assert len(transport.keys()) == len(set(transport.keys()))
+
+
+def test_the_review_api_shows_when_a_held_email_will_leave(sqlite_store: Store,
+                                                           crm: SandboxCRM) -> None:
+    from fastapi.testclient import TestClient
+
+    from review_api.app import create_app
+    from review_api.keys import Role, create_key
+
+    pipeline = make_pipeline(sqlite_store, crm, sending=SendingConfig(holidays=[]))
+    for lead in crm.list_leads():
+        crm.update_lead(lead["crm_id"], country="Japan")
+    pipeline.sync()
+    pipeline.score()
+    pipeline.propose()
+    task = next(t for t in crm.list_tasks(status="Not Started") if t.kind == "draft")
+    crm.approve_task(task.task_id, by=task.owner_id)
+    pipeline.reconcile()
+    assert pipeline.send().sent == 0
+    with sqlite_store.session() as session:
+        key = create_key(session=session, role=Role.ADMIN)[1]
+    client = TestClient(create_app(sqlite_store, clock=lambda: NOW),
+                        headers={"Authorization": f"Bearer {key}"})
+    proposal = next(p for p in client.get("/proposals", params={"state": "approved"}).json()
+                    if p["key"] == task.proposal_key)
+    planned = client.get(f"/proposals/{proposal['id']}").json()["planned_send"]
+    # NOW is Monday 18:00 in Tokyo: the email waits for Tuesday 09:00 there.
+    assert datetime.fromisoformat(planned["not_before"]) == datetime(
+        2026, 11, 3, 9, 0, tzinfo=ZoneInfo("Asia/Tokyo"))
+    assert planned["held_because"] == "outside 09:00-17:00 mon-fri Asia/Tokyo"
+    assert planned["state"] == "queued" and planned["sent_at"] is None
