@@ -42,7 +42,7 @@ from leadloop.steps.task_updates import (
     push_task_updates,
 )
 from leadloop.steps.task_updates import write_back as write_back_step
-from review_api import lifecycle, service
+from review_api import lifecycle, service, suppression
 from review_api.store.db import Store
 from review_api.store.models import (
     Decision,
@@ -536,6 +536,8 @@ class Pipeline:
             # Opted-out leads never get a draft, whatever the tiers say.
             if snap.payload.get("email_opt_out") or snap.payload.get("status", "open") != "open":
                 continue
+            if suppression.find(session=session, address=lead.email) is not None:
+                continue  # on the suppression list: no draft, so no email
             if lead.crm_id in latest:
                 chosen.append((lead, snap, latest[lead.crm_id]))
             if len(chosen) >= self.max_drafts_per_run:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from connectors.base import CRMConnector, OutgoingEmail, RawLead, SendResult, parse_lead
 from connectors.errors import BadRecordError, ConnectorError
-from review_api import lifecycle, service, tasksync
+from review_api import lifecycle, service, suppression, tasksync
 from review_api.authority import Decider, NotEntitledError, check
 from review_api.store.db import Store
 from review_api.store.models import OutboxEmail, Proposal, Suppression
@@ -143,7 +143,7 @@ def _send_one(store: Store, connector: CRMConnector, outbox_id: int, raw: RawLea
                 lifecycle.cancel(session=session, proposal=proposal, why=refusal, now=now)
             report.refused += 1
             return
-        suppressed = session.get(Suppression, row.to_address.lower()) is not None
+        suppressed = suppression.find(session=session, address=row.to_address) is not None
         problem = consent_problem(raw, to=row.to_address, suppressed=suppressed)
         if problem is not None:
             row.state = "cancelled"
