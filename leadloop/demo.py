@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import random
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -76,6 +77,9 @@ class DemoSummary:
     out_of_step_examples: list[str] = field(default_factory=list)
     approvals_refused: int = 0
     sends_cancelled: int = 0
+    most_sent_by_a_rep_in_a_day: int = 0  # from the CRM's email log, per UTC day
+    mailbox_cap: int = 0
+    held: Counter[str] = field(default_factory=Counter)  # holds met on the way, by reason
     seconds: float = 0.0
     store_url: str = ""
     crm: str = "sandbox"
@@ -124,8 +128,11 @@ def run_demo(
     if settings.sandbox_path is not None:
         settings.sandbox_path.unlink(missing_ok=True)
 
-    crm = SandboxCRM(settings.sandbox_file)
-    crm.seed(leads, seed=seed)
+    # One clock for the CRM and leadloop, so the CRM's email log dates each send on the
+    # day leadloop sent it as the demo moves through the days.
+    moment = {"now": datetime.now(UTC)}
+    crm = SandboxCRM(settings.sandbox_file, clock=lambda: moment["now"])
+    crm.seed(leads, seed=seed, now=moment["now"])
     owners = [o.owner_id for o in SandboxConnector(crm).list_owners()]
     crm.add_leads([{**lead, "owner_id": owners[i % len(owners)]}
                    for i, lead in enumerate(MESSY_LEADS)])
@@ -133,7 +140,9 @@ def run_demo(
     rng = random.Random(seed)
     with demo_connector(crm_name, crm) as connector:
         pipeline = build_pipeline(settings, store=store, connector=connector)
-        summary = _two_rounds(pipeline, crm, rng, store, _wire_id(crm_name))
+        pipeline.clock = lambda: moment["now"]
+        summary = _two_rounds(pipeline, crm, rng, store, _wire_id(crm_name), moment)
+    summary.mailbox_cap = settings.sending.max_per_mailbox_per_day
     summary.seconds = time.perf_counter() - started
     summary.store_url = settings.masked()["store_url"]
     summary.crm = crm_name
@@ -142,8 +151,9 @@ def run_demo(
 
 def _two_rounds(
     pipeline: Pipeline, crm: SandboxCRM, rng: random.Random, store: Store,
-    wire_id: Callable[[str], str],
+    wire_id: Callable[[str], str], moment: dict[str, datetime],
 ) -> DemoSummary:
+    held: Counter[str] = Counter()
     try:
         # Round one: fresh leads are scored and the best get drafts.
         pipeline.sync()
@@ -151,11 +161,11 @@ def _two_rounds(
         pipeline.propose()
         _reps_decide_drafts(crm, rng, eager_reps=True)
         refused = pipeline.reconcile().refused
-        cancelled = pipeline.send().cancelled
+        cancelled = _send_through_the_days(pipeline, moment, held,
+                                           until=moment["now"] + timedelta(days=7))
 
         # A week passes: some leads come back to the pricing page or join a webinar.
-        week_later = datetime.now(UTC) + timedelta(days=7)
-        pipeline.clock = lambda: week_later
+        week_later = moment["now"] = moment["now"] + timedelta(days=7)
         _new_interest(crm, rng, week_later)
         pipeline.sync()
         pipeline.score()
@@ -163,12 +173,32 @@ def _two_rounds(
         _reps_decide_scores(crm, rng)
         _reps_decide_drafts(crm, rng, eager_reps=False)
         refused += pipeline.reconcile().refused
-        cancelled += pipeline.send().cancelled
+        cancelled += _send_through_the_days(pipeline, moment, held,
+                                            until=moment["now"] + timedelta(days=21))
         summary = _summarise(pipeline, crm, wire_id)
+        summary.held = held
         summary.approvals_refused, summary.sends_cancelled = refused, cancelled
         return summary
     finally:
         store.close()
+
+
+def _send_through_the_days(pipeline: Pipeline, moment: dict[str, datetime],
+                           held: Counter[str], *, until: datetime) -> int:
+    """Send now, then at each planned time the outbox waits for (the clock moves there),
+    until nothing waits or ``until``; returns the sends cancelled for want of consent."""
+    start, cancelled = moment["now"], 0
+    while True:
+        report = pipeline.send()
+        cancelled += report.cancelled
+        if moment["now"] == start:
+            held.update(report.held)
+        with pipeline.store.session() as session:
+            due = session.scalar(select(func.min(OutboxEmail.not_before)).where(
+                OutboxEmail.state.in_(["queued", "failed"])))
+        if due is None or due >= until or due <= moment["now"]:
+            return cancelled
+        moment["now"] = due
 
 
 def _reps_decide_drafts(crm: SandboxCRM, rng: random.Random, *, eager_reps: bool) -> None:
@@ -264,6 +294,8 @@ def _summarise(pipeline: Pipeline, crm: SandboxCRM,
         ) or 0
     # Counted from the CRM's own email log, not from our outbox: an email that left without
     # an approval by an entitled person would show here even if our bookkeeping were wrong.
+    per_rep_day = Counter((e.from_owner_id, e.sent_at.date()) for e in crm.sent_emails())
+    summary.most_sent_by_a_rep_in_a_day = max(per_rep_day.values(), default=0)
     summary.sent_without_approval = len(sent_without_entitled_approval(
         pipeline.store, [email.idempotency_key for email in crm.sent_emails()]))
     # Counted from the CRM's tasks against the store's proposals, one by one.
@@ -278,6 +310,7 @@ def print_summary(summary: DemoSummary) -> None:
     from rich.text import Text
 
     from leadloop.cli.common import console
+    from leadloop.steps.schedule import held_summary
     table = Table("", "count", title=f"leadloop demo (CRM: {summary.crm})")
     table.add_row("leads in the sandbox CRM", str(summary.leads_in_crm))
     table.add_row("leads synced", str(summary.leads_synced))
@@ -289,6 +322,8 @@ def print_summary(summary: DemoSummary) -> None:
         table.add_row(f"decisions: {kind}", str(n))
     table.add_row("labels logged", str(summary.labels_logged))
     table.add_row("emails sent", str(summary.emails_sent))
+    table.add_row(f"most sent by one rep in a UTC day (cap {summary.mailbox_cap})",
+                  str(summary.most_sent_by_a_rep_in_a_day))
     style = "green" if summary.sent_without_approval == 0 else "bold red"
     table.add_row("approvals refused (not entitled, wrong action, empty)",
                   str(summary.approvals_refused))
@@ -299,6 +334,8 @@ def print_summary(summary: DemoSummary) -> None:
     table.add_row("CRM tasks out of step with leadloop",
                   Text(str(summary.tasks_out_of_step), style=steps_style))
     console.print(table)
+    if summary.held:
+        console.print(Text("on the day each round approved them, " + held_summary(summary.held)))
     console.print(f"emails sent without approval: {summary.sent_without_approval}")
     console.print(f"CRM tasks out of step with leadloop: {summary.tasks_out_of_step}")
     for problem in summary.out_of_step_examples:

@@ -43,7 +43,7 @@ from leadloop.steps.task_updates import (
     push_task_updates,
 )
 from leadloop.steps.task_updates import write_back as write_back_step
-from review_api import lifecycle, service
+from review_api import lifecycle, service, suppression
 from review_api.store.db import Store
 from review_api.store.models import (
     Decision,
@@ -66,6 +66,7 @@ __all__ = ["Pipeline", "ProposeReport", "ReconcileReport", "ScoreReport", "SendR
            "SyncReport", "TaskPushReport", "batched"]
 
 if TYPE_CHECKING:
+    from leadloop.settings import SendingConfig
     from scoring.blend import ScoringModel
 
 log = logging.getLogger(__name__)
@@ -136,7 +137,7 @@ class Pipeline:
         model: ScoringModel | None = None, blend: float = 0.5, min_labels: int = 200,
         model_note: str = "",
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        progress: Progress = _no_progress,
+        progress: Progress = _no_progress, sending: SendingConfig | None = None,
     ) -> None:
         self.store = store
         self.connector = connector
@@ -158,6 +159,7 @@ class Pipeline:
         self.draft_concurrency = draft_concurrency
         self.clock = clock
         self.progress = progress
+        self.sending = sending  # None: no window, holidays or caps (tests of other steps)
         self._owners: dict[str, Owner] | None = None
 
     # ----- cursors -------------------------------------------------------------------------
@@ -546,6 +548,8 @@ class Pipeline:
             # Opted-out leads never get a draft, whatever the tiers say.
             if snap.payload.get("email_opt_out") or snap.payload.get("status", "open") != "open":
                 continue
+            if suppression.find(session=session, address=lead.email) is not None:
+                continue  # on the suppression list: no draft, so no email
             if lead.crm_id in latest:
                 chosen.append((lead, snap, latest[lead.crm_id]))
             if len(chosen) >= self.max_drafts_per_run:
@@ -608,7 +612,7 @@ class Pipeline:
             due = session.scalar(select(func.count()).select_from(OutboxEmail).where(
                 OutboxEmail.state.in_(["queued", "sending", "failed"]))) or 0
         report = send_step.send(store=self.store, connector=self.connector, clock=self.clock,
-                                tick=self.progress("send", due))
+                                tick=self.progress("send", due), sending=self.sending)
         self.push_task_updates()
         return report
 

@@ -6,11 +6,13 @@ Nothing else in leadloop reads ``os.environ``.
 from __future__ import annotations
 
 import os
+import re
+from datetime import time
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -27,6 +29,153 @@ from review_api.webhooks import WebhookSettings
 CONFIG_FILE_ENV = "LEADLOOP_CONFIG"
 DEFAULT_CONFIG_FILE = "leadloop.toml"
 TIERS = ("A", "B", "C", "D")
+
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_WINDOW = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+
+
+class FooterConfig(BaseModel):
+    """The footer every email carries (``LEADLOOP_SENDING__FOOTER__*``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    address: str = Field(
+        default="", max_length=300,
+        description="Your postal address, shown in every email (CAN-SPAM requires one).",
+    )
+    ai_note: bool = Field(
+        default=True, description="Add a line saying the email was drafted with AI assistance.",
+    )
+
+
+class SendingConfig(BaseModel):
+    """When and how much leadloop sends (``LEADLOOP_SENDING__*``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_per_mailbox_per_day: int = Field(
+        default=50, ge=1, le=10_000,
+        description="Emails one rep's mailbox sends in a UTC day.",
+    )
+    max_per_domain_per_day: int = Field(
+        default=20, ge=1, le=10_000,
+        description="Emails sent to one recipient domain in a UTC day, all reps together.",
+    )
+    window: str = Field(
+        default="09:00-17:00", description="Sending hours, HH:MM-HH:MM in the lead's local time.",
+    )
+    days: str = Field(
+        default="mon-fri", description="Sending days in the lead's local time: mon-fri, "
+        "or a list such as mon,tue,thu.",
+    )
+    holidays: list[str] = Field(
+        default=["lead"], description="Public holiday calendars to skip: 'lead' for the "
+        "lead's own country, and/or country codes such as US, GB, DE.",
+    )
+    default_time_zone: str = Field(
+        default="UTC", description="The time zone of a lead whose time zone, state and "
+        "country say nothing known.",
+    )
+    footer: FooterConfig = Field(default_factory=FooterConfig)
+    unsubscribe_base_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Where the review API is reached from the internet; unsubscribe links "
+        "point at <this>/unsubscribe/<token>. Use https in production.",
+    )
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, value: str) -> str:
+        parse_window(value)
+        return value.strip()
+
+    @field_validator("days")
+    @classmethod
+    def _days(cls, value: str) -> str:
+        parse_days(value)
+        return value.strip().lower()
+
+    @field_validator("holidays", mode="before")
+    @classmethod
+    def _holidays(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part for part in value.split(",") if part.strip()]
+        if not isinstance(value, list):
+            return value
+        import holidays as calendars
+
+        known = calendars.list_supported_countries()
+        cleaned = []
+        for code in value:
+            code = str(code).strip()
+            if code.lower() == "lead":
+                cleaned.append("lead")
+            elif code.upper() in known:
+                cleaned.append(code.upper())
+            else:
+                raise ValueError(f"expected 'lead' or a country code of the holidays "
+                                 f"package such as US, GB, DE; {code!r} is neither")
+        return cleaned
+
+    @field_validator("default_time_zone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"expected an IANA time zone such as Europe/Berlin, "
+                             f"got {value!r}") from None
+        return value
+
+    @field_validator("unsubscribe_base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("expected an http(s) URL such as https://leadloop.example.com")
+        return value.rstrip("/")
+
+    @property
+    def window_times(self) -> tuple[time, time]:
+        """The window's start and end."""
+        return parse_window(self.window)
+
+    @property
+    def weekdays(self) -> frozenset[int]:
+        """The sending days as Python weekday numbers (Monday is 0)."""
+        return parse_days(self.days)
+
+
+def parse_window(text: str) -> tuple[time, time]:
+    """``09:00-17:00`` as two times; raises ValueError saying what is expected."""
+    match = _WINDOW.match(text)
+    expected = f"expected HH:MM-HH:MM such as 09:00-17:00, got {text!r}"
+    if match is None:
+        raise ValueError(expected)
+    h1, m1, h2, m2 = (int(g) for g in match.groups())
+    if h1 > 23 or h2 > 24 or m1 > 59 or m2 > 59 or (h2 == 24 and m2):
+        raise ValueError(expected)
+    start = time(h1, m1)
+    end = time.max if h2 == 24 else time(h2, m2)
+    if end <= start:
+        raise ValueError(f"the window's end must come after its start, got {text!r}")
+    return start, end
+
+
+def parse_days(text: str) -> frozenset[int]:
+    """``mon-fri`` or ``mon,wed,fri`` as weekday numbers; raises ValueError if wrong."""
+    days: set[int] = set()
+    for part in text.lower().replace(" ", "").split(","):
+        ends = part.split("-")
+        if not part or len(ends) > 2 or any(end not in WEEKDAYS for end in ends):
+            raise ValueError(f"expected days such as mon-fri or mon,tue,thu, got {text!r}")
+        first, last = WEEKDAYS.index(ends[0]), WEEKDAYS.index(ends[-1])
+        if last < first:
+            raise ValueError(f"expected days such as mon-fri or mon,tue,thu, got {text!r}")
+        days.update(range(first, last + 1))
+    return frozenset(days)
 
 
 class Settings(BaseSettings):
@@ -55,6 +204,7 @@ class Settings(BaseSettings):
     hubspot: HubSpotConfig = Field(default_factory=HubSpotConfig)
     smtp: SmtpConfig = Field(default_factory=SmtpConfig)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    sending: SendingConfig = Field(default_factory=SendingConfig)
     sandbox_path: Path | None = Field(
         default=None, description="The sandbox CRM's SQLite file; default data_dir/sandbox.db."
     )

@@ -111,6 +111,7 @@ def build_pipeline(
         blend=settings.score_blend,
         min_labels=settings.min_labels,
         progress=progress,
+        sending=settings.sending,
     )
 
 

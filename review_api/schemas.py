@@ -99,10 +99,23 @@ class ProposalOut(BaseModel):
     version: int
 
 
+class PlannedSendOut(BaseModel):
+    """An approved email in the outbox: when it may leave (None until the send step plans
+    it), what holds it back, and when it left."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    state: str
+    not_before: datetime | None
+    held_because: str | None
+    sent_at: datetime | None
+
+
 class ProposalDetail(ProposalOut):
-    """A proposal with its decision, if any."""
+    """A proposal with its decision, if any, and its planned send once approved."""
 
     decision: DecisionOut | None = None
+    planned_send: PlannedSendOut | None = None
 
 
 class ErrorOut(BaseModel):

@@ -348,6 +348,12 @@ def snooze(*, session: Session, proposal: Proposal, until: datetime, actor: str,
     return proposal
 
 
+def outbox_for(*, session: Session, proposal_id: int) -> OutboxEmail | None:
+    """The approved email of a proposal in the outbox, if it has one."""
+    return session.scalars(
+        select(OutboxEmail).where(OutboxEmail.proposal_id == proposal_id)).one_or_none()
+
+
 def audit_chain(*, session: Session, proposal: Proposal) -> dict[str, Any]:
     """Everything that led to, and followed from, one proposal."""
     score = session.get(Score, proposal.score_id) if proposal.score_id else None
@@ -357,9 +363,7 @@ def audit_chain(*, session: Session, proposal: Proposal) -> dict[str, Any]:
     events = session.scalars(
         select(AuditEvent).where(AuditEvent.proposal_id == proposal.id).order_by(AuditEvent.id)
     ).all()
-    outbox = session.scalars(
-        select(OutboxEmail).where(OutboxEmail.proposal_id == proposal.id)
-    ).one_or_none()
+    outbox = outbox_for(session=session, proposal_id=proposal.id)
     return {
         "lead_snapshot": snapshot.payload if snapshot else None,
         "score": None if score is None else {
@@ -372,6 +376,7 @@ def audit_chain(*, session: Session, proposal: Proposal) -> dict[str, Any]:
         "send": None if outbox is None else {
             "state": outbox.state, "attempts": outbox.attempts, "message_id": outbox.message_id,
             "sent_at": outbox.sent_at, "last_error": outbox.last_error,
+            "not_before": outbox.not_before, "held_because": outbox.held_because,
         },
         "outcome": (current.payload or {}).get("status") if current else None,
     }

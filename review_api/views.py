@@ -37,6 +37,7 @@ from review_api.schemas import (
     DecisionIn,
     DecisionOut,
     ErrorOut,
+    PlannedSendOut,
     ProposalDetail,
     ProposalOut,
 )
@@ -139,6 +140,8 @@ async def get_proposal(proposal_id: ProposalId, caller: ReaderDep) -> ProposalDe
         detail = ProposalDetail.model_validate(proposal)
         label = service.decision_for(session=session, proposal_id=proposal_id)
         detail.decision = DecisionOut.model_validate(label) if label else None
+        outbox = service.outbox_for(session=session, proposal_id=proposal_id)
+        detail.planned_send = PlannedSendOut.model_validate(outbox) if outbox else None
         return detail
 
     return await caller.run(work)

@@ -20,6 +20,7 @@ from leadloop.cli import (
     salesforce,
     sandbox,
     steps,
+    suppress,
     train,
     weights,
 )
@@ -45,6 +46,7 @@ app.command("train")(train.train_command)
 app.add_typer(salesforce.app, name="salesforce")
 app.add_typer(hubspot.app, name="hubspot")
 app.add_typer(keys.app, name="keys")
+app.add_typer(suppress.app, name="suppress")
 steps.register(app)
 
 

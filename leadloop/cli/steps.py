@@ -15,6 +15,7 @@ from leadloop.pipeline import (
     SendReport,
     SyncReport,
 )
+from leadloop.steps.schedule import held_summary
 from leadloop.wiring import build_pipeline
 
 
@@ -93,6 +94,8 @@ def print_send(report: SendReport) -> None:
         + (f", {report.not_checked} held (consent could not be checked in the CRM)"
            if report.not_checked else "")
     )
+    if report.held:
+        console.print(held_summary(report.held))
 
 
 def register(app: typer.Typer) -> None:

@@ -9,21 +9,28 @@ internal notes is refused.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, text, update
 from sqlalchemy.orm import Session
 
 from connectors.base import CRMConnector, OutgoingEmail, RawLead, SendResult, parse_lead
 from connectors.errors import BadRecordError, ConnectorError
-from review_api import lifecycle, service, tasksync
+from review_api import lifecycle, service, suppression, tasksync
 from review_api.authority import Decider, NotEntitledError, check
 from review_api.store.db import Store
 from review_api.store.models import OutboxEmail, Proposal, Suppression
 from review_api.taskbody import EmailText, leaked_notes
 from review_api.workflow import ProposalEvent, ProposalState, may_send, transition
+
+from . import schedule
+
+if TYPE_CHECKING:
+    from leadloop.settings import SendingConfig
 
 MAX_SEND_ATTEMPTS = 5
 BATCH = 200
@@ -41,17 +48,28 @@ class SendReport:
     refused: int = 0
     cancelled: int = 0
     not_checked: int = 0  # consent could not be read from the CRM: held for the next run
+    held: Counter[str] = field(default_factory=Counter)  # not due yet, by what holds them
 
 
 def send(*, store: Store, connector: CRMConnector, clock: Callable[[], datetime],
-         tick: Tick) -> SendReport:
-    """Send due emails from the outbox, a batch at a time, each after a consent check."""
+         tick: Tick, sending: SendingConfig | None = None) -> SendReport:
+    """Send due emails from the outbox, a batch at a time, each after a consent check.
+
+    With ``sending``, every waiting email is first planned (window, holidays, caps) and
+    only those due now are sent; without, everything approved is due (tests of other steps).
+    """
     report = SendReport()
+    now = clock()
     with store.session() as session:
+        if sending is not None:
+            for slot in schedule.plan(session=session, config=sending, now=now).values():
+                if slot.at > now and slot.held_because:
+                    report.held[slot.held_because] += 1
         ids = session.execute(
             select(OutboxEmail.id, OutboxEmail.crm_id).where(
                 OutboxEmail.state.in_(["queued", "sending", "failed"]),
                 OutboxEmail.attempts < MAX_SEND_ATTEMPTS,
+                or_(OutboxEmail.not_before.is_(None), OutboxEmail.not_before <= now),
             ).order_by(OutboxEmail.id)
         ).all()
     for start in range(0, len(ids), BATCH):
@@ -67,7 +85,8 @@ def send(*, store: Store, connector: CRMConnector, clock: Callable[[], datetime]
                               detail={"error": str(exc), "emails": len(batch)})
             continue
         for outbox_id, crm_id in batch:
-            _send_one(store, connector, outbox_id, current.get(crm_id), clock(), report)
+            _send_one(store, connector, outbox_id, current.get(crm_id), clock(), report,
+                      sending)
             tick(1)
     return report
 
@@ -92,9 +111,14 @@ def consent_problem(raw: RawLead | None, *, to: str, suppressed: bool) -> str | 
 
 
 def _send_one(store: Store, connector: CRMConnector, outbox_id: int, raw: RawLead | None,
-              now: datetime, report: SendReport) -> None:
+              now: datetime, report: SendReport, sending: SendingConfig | None) -> None:
     with store.session() as session:
         row = session.get_one(OutboxEmail, outbox_id)
+        # A row another sender claimed within the lease is that sender's: leave it be.
+        live = row.state == "sending" and row.claimed_at is not None and (
+            row.claimed_at >= now - SEND_LEASE)
+        if live:
+            return
         key, interrupted = row.idempotency_key, row.state in ("sending", "failed")
     if interrupted:
         # A send may have left before a crash or a failure: the CRM's log says, before any
@@ -119,7 +143,7 @@ def _send_one(store: Store, connector: CRMConnector, outbox_id: int, raw: RawLea
                 lifecycle.cancel(session=session, proposal=proposal, why=refusal, now=now)
             report.refused += 1
             return
-        suppressed = session.get(Suppression, row.to_address.lower()) is not None
+        suppressed = suppression.find(session=session, address=row.to_address) is not None
         problem = consent_problem(raw, to=row.to_address, suppressed=suppressed)
         if problem is not None:
             row.state = "cancelled"
@@ -129,7 +153,9 @@ def _send_one(store: Store, connector: CRMConnector, outbox_id: int, raw: RawLea
             lifecycle.cancel(session=session, proposal=proposal, why=problem, now=now)
             report.cancelled += 1
             return
-        if not _claim(session, row, now=now, lease=SEND_LEASE):
+        if not _claim(session, row, now=now, lease=SEND_LEASE, sending=sending):
+            if sending is not None:
+                _hold_if_capped(session, row, now=now, sending=sending, report=report)
             return  # another sender holds it, or took it since we listed it
         email = OutgoingEmail(
             idempotency_key=row.idempotency_key, lead_crm_id=row.crm_id, to=row.to_address,
@@ -203,18 +229,45 @@ def _notes(proposal: Proposal) -> Sequence[str]:
     return [str(proposal.payload.get("description") or "")]
 
 
-def _claim(session: Session, row: OutboxEmail, *, now: datetime, lease: timedelta) -> bool:
+def _claim(session: Session, row: OutboxEmail, *, now: datetime, lease: timedelta,
+           sending: SendingConfig | None) -> bool:
     """Take an outbox row for sending, atomically: of two senders, only one gets it.
 
     The row is marked 'sending' before anything is sent: if we die mid-send, the run that
-    takes it over after the lease asks the CRM's email log before sending again.
+    takes it over after the lease asks the CRM's email log before sending again. With
+    ``sending``, the same statement counts what the row's mailbox and recipient domain
+    claimed today and takes the row only under both caps.
     """
     takeable = OutboxEmail.state.in_(["queued", "failed"]) | (
         (OutboxEmail.state == "sending") & (OutboxEmail.claimed_at < now - lease))
+    conditions = [OutboxEmail.id == row.id, OutboxEmail.attempts == row.attempts, takeable]
+    if sending is not None:
+        conditions.append(schedule.under_caps(row, config=sending, now=now))
+        if session.get_bind().dialect.name == "postgresql":
+            # Under READ COMMITTED two claims could each count the other's row as not yet
+            # claimed; claims queue on one lock (held to commit), so each counts the last.
+            session.execute(text("SELECT pg_advisory_xact_lock(1500015)"))
     claimed = session.execute(
         update(OutboxEmail)
-        .where(OutboxEmail.id == row.id, OutboxEmail.attempts == row.attempts, takeable)
+        .where(*conditions)
         .values(state="sending", attempts=row.attempts + 1, claimed_at=now)
         .execution_options(synchronize_session=False)
     )
     return bool(claimed.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def _hold_if_capped(session: Session, row: OutboxEmail, *, now: datetime,
+                    sending: SendingConfig, report: SendReport) -> None:
+    """A claim refused by a cap (not by another sender): the row waits for the next UTC day."""
+    session.refresh(row)
+    if row.state not in ("queued", "failed"):
+        return
+    by_mailbox, by_domain = schedule.counted_since(session, schedule.day_start(now))
+    planner = schedule.Planner(sending, sent_by_mailbox=by_mailbox, sent_by_domain=by_domain)
+    why = planner.cap_reason(owner_id=row.owner_id, domain=schedule.domain_of(row.to_address),
+                             day=schedule.day_start(now).date())
+    if why is None:
+        return
+    row.not_before = schedule.day_start(now) + timedelta(days=1)
+    row.held_because = why
+    report.held[why] += 1

@@ -220,6 +220,7 @@ class OutboxEmail(Base):
     """An approved email waiting to be sent exactly once."""
 
     __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_owner_claimed", "owner_id", "claimed_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id"), unique=True)
@@ -236,6 +237,9 @@ class OutboxEmail(Base):
     message_id: Mapped[str | None] = mapped_column(String(128))
     queued_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+    # The plan: not before this time (window, holidays, caps), and what held it back.
+    not_before: Mapped[datetime | None]
+    held_because: Mapped[str | None] = mapped_column(Text)
 
 
 class ApiKey(Base):

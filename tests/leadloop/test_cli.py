@@ -22,6 +22,11 @@ def data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
         monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("LEADLOOP_DATA_DIR", str(tmp_path / "data"))
+    # These commands run on the wall clock; the window is open at every hour unless a test
+    # says otherwise (tests/leadloop/test_schedule.py is about the window).
+    monkeypatch.setenv("LEADLOOP_SENDING__WINDOW", "00:00-24:00")
+    monkeypatch.setenv("LEADLOOP_SENDING__DAYS", "mon-sun")
+    monkeypatch.setenv("LEADLOOP_SENDING__HOLIDAYS", "[]")
     settings.cache_clear()
     yield tmp_path / "data"
     settings.cache_clear()
@@ -58,7 +63,16 @@ def test_sync_report_lists_every_skipped_lead(tmp_path: Path) -> None:
     assert "got 'lots'" in out
 
 
-def test_rep_decides_in_the_sandbox_and_the_loop_picks_it_up(tmp_path: Path) -> None:
+def test_rep_decides_in_the_sandbox_and_the_loop_picks_it_up(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A sending day three days from today's, in every time zone: the approved email waits.
+    from datetime import UTC, datetime
+
+    from leadloop.settings import WEEKDAYS
+
+    closed_day = WEEKDAYS[(datetime.now(UTC).weekday() + 3) % 7]
+    monkeypatch.setenv("LEADLOOP_SENDING__DAYS", closed_day)
+    monkeypatch.setenv("LEADLOOP_SENDING__WINDOW", "09:00-17:00")
     leadloop("sandbox", "seed", "--leads", "60", "--seed", "2")
     leadloop("run")
     crm = SandboxCRM(tmp_path / "data" / "sandbox.db")
@@ -74,6 +88,12 @@ def test_rep_decides_in_the_sandbox_and_the_loop_picks_it_up(tmp_path: Path) -> 
     leadloop("review", "approve", first.task_id, "--edit-file", str(edit))
     leadloop("review", "reject", second.task_id, "--reason", "wrong contact")
     assert "1 approved, 1 rejected" in leadloop("reconcile")
+    held = leadloop("send")
+    assert "sent 0 email(s)" in held and f"held 1: 1 outside 09:00-17:00 {closed_day}" in held
+    assert crm.sent_emails() == []
+    monkeypatch.setenv("LEADLOOP_SENDING__DAYS", "mon-sun")
+    monkeypatch.setenv("LEADLOOP_SENDING__WINDOW", "00:00-24:00")
+    settings.cache_clear()
     assert "sent 1 email(s)" in leadloop("send")
     sent = crm.sent_emails()
     assert [(e.subject, e.body) for e in sent] == [
@@ -91,6 +111,10 @@ def test_config_show_masks_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     ("args", "env", "code", "fragment"),
     [
         (["sync"], {"LEADLOOP_MAX_DRAFTS_PER_RUN": "many"}, 2, "setting max_drafts_per_run"),
+        (["send"], {"LEADLOOP_SENDING__WINDOW": "9 to 5"}, 2,
+         "setting sending.window (LEADLOOP_SENDING__WINDOW): expected HH:MM-HH:MM"),
+        (["send"], {"LEADLOOP_SENDING__HOLIDAYS": '["XX"]'}, 2,
+         "setting sending.holidays (LEADLOOP_SENDING__HOLIDAYS): expected 'lead' or a"),
         (["sandbox", "import", "missing.csv"], {}, 1, "missing.csv"),
         (["review", "approve", "T999999"], {}, 1, "T999999"),
     ],

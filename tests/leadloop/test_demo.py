@@ -74,3 +74,20 @@ def test_leadloop_demo_command_runs_and_reports_zero_unapproved_sends(tmp_path: 
     assert "emails sent without approval" in done.stdout
     line = next(row for row in done.stdout.splitlines() if "without approval" in row)
     assert line.rstrip(" │|").endswith("0")
+
+
+def test_demo_with_a_cap_of_10_sends_at_most_10_per_rep_per_utc_day(tmp_path: Path) -> None:
+    from collections import Counter
+
+    from leadloop.settings import SendingConfig
+
+    settings = Settings(data_dir=tmp_path / "data",
+                        sending=SendingConfig(max_per_mailbox_per_day=10))
+    summary = run_demo(settings, leads=500, seed=7)
+    # Counted from the CRM's own email log: what left, per rep and UTC day.
+    log = SandboxCRM(settings.sandbox_file).sent_emails()
+    per_rep_day = Counter((email.from_owner_id, email.sent_at.date()) for email in log)
+    assert max(per_rep_day.values()) == summary.most_sent_by_a_rep_in_a_day <= 10
+    assert len(log) == summary.emails_sent == summary.decisions["draft approved"]
+    assert sum(summary.held.values()) > 0
+    assert summary.sent_without_approval == 0 and summary.tasks_out_of_step == 0
