@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from connectors.errors import BadRecordError
+from connectors.outcomes import OutcomeEvent
 
 MAX_NOTE_CHARS = 20_000
 MAX_TEXT_CHARS = 255
@@ -397,3 +398,6 @@ class CRMConnector(Protocol):
     def send_email(self, email: OutgoingEmail) -> SendResult:
         """Send once per idempotency key and log it on the lead; a repeat returns the first."""
         ...
+
+    def fetch_outcomes(self, *, since: SyncCursor | None) -> Iterator[OutcomeEvent]:
+        """Replies, bounces, meetings, opt-outs after ``since``, by (modified_at, event_id)."""

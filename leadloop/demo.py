@@ -3,7 +3,8 @@
 Two rounds: the first scores fresh leads and proposes drafts; then a week passes, some leads
 show new interest, and scores that cross a guarded tier boundary become score overrides.
 Reps decide inside the sandbox CRM the way they would in a real one; reconcile turns those
-decisions into labels, and only approved drafts are sent.
+decisions into labels, and only approved drafts are sent. Two weeks later the outcomes
+(replies, bounces, meetings) come back from the CRM and the summary shows the funnel.
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ class DemoSummary:
     store_url: str = ""
     crm: str = "sandbox"
     skipped_examples: list[tuple[str, str]] = field(default_factory=list)
+    funnel: dict[str, int] = field(default_factory=dict)  # sent, replied, meeting_booked...
 
 
 @contextmanager
@@ -175,7 +177,12 @@ def _two_rounds(
         refused += pipeline.reconcile().refused
         cancelled += _send_through_the_days(pipeline, moment, held,
                                             until=moment["now"] + timedelta(days=21))
+        # Two weeks on, the CRM holds the leads' replies, bounces, meetings and opt-outs.
+        moment["now"] = moment["now"] + timedelta(days=pipeline.no_reply_days)
+        pipeline.sync()
+        funnel = pipeline.outcomes().funnel
         summary = _summarise(pipeline, crm, wire_id)
+        summary.funnel = funnel
         summary.held = held
         summary.approvals_refused, summary.sends_cancelled = refused, cancelled
         return summary
@@ -322,6 +329,9 @@ def print_summary(summary: DemoSummary) -> None:
         table.add_row(f"decisions: {kind}", str(n))
     table.add_row("labels logged", str(summary.labels_logged))
     table.add_row("emails sent", str(summary.emails_sent))
+    table.add_row("emails replied to (a meeting counts too)",
+                  str(summary.funnel.get("replied", 0)))
+    table.add_row("meetings booked", str(summary.funnel.get("meeting_booked", 0)))
     table.add_row(f"most sent by one rep in a UTC day (cap {summary.mailbox_cap})",
                   str(summary.most_sent_by_a_rep_in_a_day))
     style = "green" if summary.sent_without_approval == 0 else "bold red"
@@ -336,6 +346,9 @@ def print_summary(summary: DemoSummary) -> None:
     console.print(table)
     if summary.held:
         console.print(Text("on the day each round approved them, " + held_summary(summary.held)))
+    if summary.funnel:
+        from leadloop.cli.outcomes import funnel_line
+        console.print(Text(funnel_line(summary.funnel)))
     console.print(f"emails sent without approval: {summary.sent_without_approval}")
     console.print(f"CRM tasks out of step with leadloop: {summary.tasks_out_of_step}")
     for problem in summary.out_of_step_examples:

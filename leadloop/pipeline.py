@@ -26,6 +26,7 @@ from connectors.base import (
     parse_lead,
 )
 from connectors.errors import BadRecordError
+from connectors.outcomes import OutcomeKind
 from drafting import Draft, Drafter, LeadFacts
 from drafting.base import days_since_engaged
 from drafting.batch import draft_many
@@ -33,6 +34,7 @@ from drafting.guardrails import ProductFacts, load_product_facts, review_draft
 from drafting.learning import LearnedRule, learn_rules
 from drafting.learning import apply as apply_rules
 from drafting.policy import Policy, load_policy
+from leadloop.steps import outcomes as outcomes_step
 from leadloop.steps import reconcile as reconcile_step
 from leadloop.steps import send as send_step
 from leadloop.steps.reconcile import ReconcileReport
@@ -43,7 +45,7 @@ from leadloop.steps.task_updates import (
     push_task_updates,
 )
 from leadloop.steps.task_updates import write_back as write_back_step
-from review_api import lifecycle, service, suppression
+from review_api import lifecycle, outcomes, service, suppression
 from review_api.store.db import Store
 from review_api.store.models import (
     Decision,
@@ -51,6 +53,7 @@ from review_api.store.models import (
     Lead,
     LeadSnapshot,
     OutboxEmail,
+    OutcomeEventRow,
     Proposal,
     Score,
     SyncRun,
@@ -76,6 +79,7 @@ Progress = Callable[[str, int | None], Callable[[int], None]]
 BATCH = 200
 LEADS_STREAM = "leads"
 TASKS_STREAM = "tasks"
+MAX_EMAILS_PER_LEAD = 2  # a first email and one follow-up after no reply
 NO_MODEL_NOTE = "no model promoted yet: the score is the points score alone"
 
 
@@ -419,6 +423,7 @@ class Pipeline:
         owners = self._owners_by_id()
         with self.store.session() as session:
             candidates = self._draft_candidates(session)
+            sent_before = _sent_counts(session, [lead.crm_id for lead, _, _ in candidates])
             rules = self._learned_rules(session) if self.learn_from_edits else []
         tick = self.progress("draft", len(candidates))
         for batch in batched(candidates, 50):
@@ -438,6 +443,7 @@ class Pipeline:
                     "rep_email": owner.email if owner else "",
                     "rep_title": owner.title if owner else "",
                     "days_since_engaged": days_since_engaged(record.get("events"), now),
+                    "emails_sent": sent_before.get(lead.crm_id, 0),
                 })
                 todo.append((lead, snap, score_row, record, facts))
             # Drafts are made concurrently; one that fails is counted and blocks no other.
@@ -466,7 +472,9 @@ class Pipeline:
         now: datetime,
     ) -> _Recorded | None:
         """Check one draft and store it as a pending proposal; None if it already exists."""
-        key = f"draft:{lead.crm_id}:{snap.id}"
+        # A follow-up after no reply has its own key: the lead's record may be unchanged.
+        key = f"draft:{lead.crm_id}:{snap.id}" + (
+            f":follow-up-{facts.emails_sent}" if facts.emails_sent else "")
         if service.get_by_key(session=session, key=key) is not None:
             return None
         review = review_draft(draft, facts, self.product_facts)
@@ -530,10 +538,15 @@ class Pipeline:
         return learn_rules(rows, disabled=disabled)
 
     def _draft_candidates(self, session: Session) -> list[tuple[Lead, LeadSnapshot, Score]]:
+        # A lead whose email went unanswered for N days may get one follow-up; until then,
+        # and while a draft is open, it is busy.
+        unanswered = select(OutcomeEventRow.proposal_id).where(
+            OutcomeEventRow.kind == OutcomeKind.NO_REPLY, OutcomeEventRow.proposal_id.is_not(None))
         busy = select(Proposal.crm_id).where(
             Proposal.kind == service.DRAFT,
             Proposal.state.in_([ProposalState.PENDING, ProposalState.APPROVED,
-                                ProposalState.SENT, ProposalState.SEND_FAILED]),
+                                ProposalState.SEND_FAILED])
+            | ((Proposal.state == ProposalState.SENT) & Proposal.id.not_in(unanswered)),
         )
         rows = session.execute(
             select(Lead, LeadSnapshot)
@@ -542,9 +555,14 @@ class Pipeline:
                    Lead.crm_id.not_in(busy))
             .order_by(Lead.effective_score.desc(), Lead.crm_id)
         ).all()
-        latest = _latest_scores(session, [lead.crm_id for lead, _ in rows])
+        ids = [lead.crm_id for lead, _ in rows]
+        latest = _latest_scores(session, ids)
+        answered = outcomes.answered_leads(session=session, crm_ids=ids)
+        sent = _sent_counts(session, ids)
         chosen = []
         for lead, snap in rows:
+            if lead.crm_id in answered or sent.get(lead.crm_id, 0) >= MAX_EMAILS_PER_LEAD:
+                continue  # it replied: a person takes it from here; or it had its follow-up
             # Opted-out leads never get a draft, whatever the tiers say.
             if snap.payload.get("email_opt_out") or snap.payload.get("status", "open") != "open":
                 continue
@@ -616,12 +634,24 @@ class Pipeline:
         self.push_task_updates()
         return report
 
+    # ----- outcomes ------------------------------------------------------------------------
+    no_reply_days = 14  # settings: outcome_no_reply_days
+
+    def outcomes(self) -> outcomes_step.OutcomeReport:
+        """Import replies, bounces and meetings from the CRM; infer opt-outs and no-replies."""
+        with self.store.session() as session:
+            since = self._cursor(session, outcomes_step.OUTCOMES_STREAM)
+        return outcomes_step.import_outcomes(
+            store=self.store, connector=self.connector, since=since, now=self.clock(),
+            no_reply_days=self.no_reply_days, advance=self._advance,
+            tick=self.progress("outcomes", None))
+
     # ----- all -----------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
         """Every step once, in order."""
         return {
             "sync": self.sync(), "score": self.score(), "propose": self.propose(),
-            "reconcile": self.reconcile(), "send": self.send(),
+            "reconcile": self.reconcile(), "send": self.send(), "outcomes": self.outcomes(),
         }
 
     def _owners_by_id(self) -> dict[str, Owner]:
@@ -655,6 +685,14 @@ def _latest_scores(session: Session, crm_ids: Sequence[str]) -> dict[str, Score]
         for row in session.scalars(select(Score).where(Score.id.in_(newest))):
             latest[row.crm_id] = row
     return latest
+
+
+def _sent_counts(session: Session, crm_ids: Sequence[str]) -> dict[str, int]:
+    """How many of our emails each lead has been sent."""
+    return {str(crm_id): int(n) for crm_id, n in session.execute(
+        select(OutboxEmail.crm_id, func.count()).where(
+            OutboxEmail.crm_id.in_(crm_ids), OutboxEmail.state == "sent")
+        .group_by(OutboxEmail.crm_id))}
 
 
 def _supersede(session: Session, pending: list[Proposal], now: datetime) -> None:

@@ -250,6 +250,10 @@ class Settings(BaseSettings):
     max_drafts_per_run: int = Field(default=200, ge=0, le=100_000)
     proposal_ttl_hours: int = Field(default=72, ge=1, le=24 * 90)
     task_due_days: int = Field(default=2, ge=0, le=60)
+    outcome_no_reply_days: int = Field(
+        default=14, ge=1, le=365,
+        description="days after sending with no reply, bounce or meeting that make the "
+                    "email's outcome no_reply")
     escalate_after_hours: int | None = Field(
         default=None, ge=1, le=24 * 90,
         description="Reassign a proposal still pending after this long to the owner's "

@@ -90,7 +90,7 @@ def build_pipeline(
     from datetime import timedelta
 
     model, model_note = _champion(settings)
-    return Pipeline(
+    pipeline = Pipeline(
         store=store or open_store(settings),
         connector=connector or open_connector(settings),
         weights=load_admin_weights(settings),
@@ -113,6 +113,8 @@ def build_pipeline(
         progress=progress,
         sending=settings.sending,
     )
+    pipeline.no_reply_days = settings.outcome_no_reply_days
+    return pipeline
 
 
 def webhook_runner(pipeline: Pipeline) -> Callable[[], object]:

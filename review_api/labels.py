@@ -12,7 +12,9 @@ from rapidfuzz.distance import Levenshtein
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
+from review_api import outcomes
 from review_api.store.models import Decision, Lead, LeadSnapshot, Proposal, Score
+from review_api.workflow import ProposalState
 
 
 def text_diff(original: str, final: str) -> str:
@@ -56,7 +58,10 @@ LABEL_COLUMNS: dict[str, str] = {
     "decided_at": "when (UTC)",
     "source": "crm (decided in the CRM) or api",
     "risk_flags": "the guardrails' risk codes on the draft, comma-separated (pricing, ...)",
-    "outcome": "the lead's status now (open, converted, disqualified, ...)",
+    "outcome": "what became of the sent email: replied, bounced, unsubscribed, "
+               "meeting_booked, converted, no_reply (after N days); empty until known",
+    "outcome_at": "when that outcome happened (UTC)",
+    "lead_status": "the lead's status now (open, converted, disqualified, ...)",
 }
 
 
@@ -95,7 +100,13 @@ def load(*, session: Session, since: datetime | None = None,
     if kind is not None:
         query = query.where(Proposal.kind == kind)
     rows = []
-    for proposal, decision, score, lead_then, lead_now in session.execute(query):
+    found = list(session.execute(query))
+    events = outcomes.events_for(session=session, proposal_ids=[r[0].id for r in found])
+    for proposal, decision, score, lead_then, lead_now in found:
+        status = (lead_now or {}).get("status")
+        outcome = outcomes.strongest(
+            [(e.kind, e.occurred_at) for e in events.get(proposal.id, [])],
+            lead_status=status, sent=proposal.state == ProposalState.SENT)
         rows.append({
             "proposal_id": proposal.id, "proposal_key": proposal.key, "kind": proposal.kind,
             "crm_id": proposal.crm_id, "owner_id": proposal.owner_id, "state": proposal.state,
@@ -109,7 +120,8 @@ def load(*, session: Session, since: datetime | None = None,
             "reason": decision.reason, "decided_by": decision.decided_by,
             "decided_at": decision.decided_at, "source": decision.source,
             "risk_flags": _risk_codes(proposal.payload),
-            "outcome": (lead_now or {}).get("status"),
+            "outcome": outcome.kind if outcome else None,
+            "outcome_at": outcome.at if outcome else None, "lead_status": status,
         })
     return pd.DataFrame(rows, columns=list(LABEL_COLUMNS))
 

@@ -14,7 +14,7 @@ from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from review_api import tasksync
+from review_api import outcomes, tasksync
 from review_api.authority import Decider, check
 from review_api.errors import (
     BadDecisionError,
@@ -378,5 +378,7 @@ def audit_chain(*, session: Session, proposal: Proposal) -> dict[str, Any]:
             "sent_at": outbox.sent_at, "last_error": outbox.last_error,
             "not_before": outbox.not_before, "held_because": outbox.held_because,
         },
-        "outcome": (current.payload or {}).get("status") if current else None,
+        **outcomes.chain(session=session, proposal_id=proposal.id,
+                         lead_status=(current.payload or {}).get("status") if current else None,
+                         sent=outbox is not None and outbox.state == "sent"),
     }

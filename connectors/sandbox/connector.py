@@ -22,6 +22,8 @@ from connectors.base import (
     TaskWriteResult,
     WriteResult,
 )
+from connectors.outcomes import OutcomeEvent
+from connectors.sandbox import outcomes as simulated
 from connectors.sandbox.crm import DecisionValue, SandboxCRM, SandboxTask, TaskStatusValue
 
 _STATUS = {
@@ -191,6 +193,28 @@ class SandboxConnector:
             NotFoundError: the lead does not exist or is deleted.
         """
         return self.crm.log_email(email)
+
+    def fetch_outcomes(self, *, since: SyncCursor | None) -> Iterator[OutcomeEvent]:
+        """Replies, bounces and meetings recorded after a cursor, by (modified_at, event_id).
+
+        Args:
+            since: where the last read stopped, as for :meth:`fetch_leads`.
+
+        Returns:
+            The sandbox's simulated outcomes (see :mod:`connectors.sandbox.outcomes`), each
+            naming the sent email it answers by its message id. Opt-outs come by sync.
+        """
+        after = None if since is None else (since.modified_at, since.last_id)
+        while True:
+            page = simulated.outcomes_after(self.crm, after, limit=self.page_size)
+            for row in page:
+                yield OutcomeEvent(
+                    event_id=row.event_id, kind=row.kind, lead_crm_id=row.lead_crm_id,
+                    occurred_at=row.occurred_at, modified_at=row.modified_at,
+                    message_id=row.message_id, detail=row.detail)
+            if len(page) < self.page_size:
+                return
+            after = (page[-1].modified_at, page[-1].event_id)
 
 
 def _task_change(task: SandboxTask) -> TaskChange:

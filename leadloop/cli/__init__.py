@@ -24,6 +24,7 @@ from leadloop.cli import (
     train,
     weights,
 )
+from leadloop.cli import outcomes as outcomes_cli
 from leadloop.cli.common import err_console, fail_line
 from leadloop.errors import LeadloopError
 from review_api.errors import ReviewError
@@ -48,6 +49,7 @@ app.add_typer(hubspot.app, name="hubspot")
 app.add_typer(keys.app, name="keys")
 app.add_typer(suppress.app, name="suppress")
 steps.register(app)
+outcomes_cli.register(app)
 
 
 @app.command()

@@ -7,6 +7,7 @@ from rich.table import Table
 from rich.text import Text
 
 from leadloop.cli.common import console, progress_bars, settings
+from leadloop.cli.outcomes import print_outcomes
 from leadloop.pipeline import (
     Pipeline,
     ProposeReport,
@@ -140,7 +141,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def run() -> None:
-        """Every step once: sync, score, propose, reconcile, send."""
+        """Every step once: sync, score, propose, reconcile, send, outcomes."""
         with progress_bars() as progress:
             pipeline = build_pipeline(settings(), progress=progress)
             try:
@@ -149,6 +150,7 @@ def register(app: typer.Typer) -> None:
                 print_propose(pipeline.propose())
                 print_reconcile(pipeline.reconcile())
                 print_send(pipeline.send())
+                print_outcomes(pipeline.outcomes())
             finally:
                 pipeline.store.close()
 

@@ -314,3 +314,25 @@ class Suppression(Base):
     reason: Mapped[str] = mapped_column(Text)
     crm_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OutcomeEventRow(Base):
+    """What became of a sent email, as the CRM (or leadloop's no-reply rule) recorded it.
+
+    One row per CRM record: ``(source, event_id)`` is unique, so importing the same events
+    twice changes nothing.
+    """
+
+    __tablename__ = "outcome_events"
+    __table_args__ = (UniqueConstraint("source", "event_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(32))  # the connector's name, or "leadloop"
+    event_id: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(24))
+    crm_id: Mapped[str] = mapped_column(String(64), index=True)
+    proposal_id: Mapped[int | None] = mapped_column(ForeignKey("proposals.id"), index=True)
+    message_id: Mapped[str | None] = mapped_column(String(128))
+    occurred_at: Mapped[datetime]
+    imported_at: Mapped[datetime] = mapped_column(default=utcnow)
+    detail: Mapped[str] = mapped_column(Text, default="")
