@@ -151,9 +151,12 @@ class HubSpotTransport:
         self.properties = crm.properties.core_api
         self.groups = crm.properties.groups_api
         self.associations = crm.associations.v4.batch_api
+        self.emails_search = crm.objects.emails.search_api
+        self.meetings_search = crm.objects.meetings.search_api
         self._apis = [self.owners, self.contacts, self.contacts_batch, self.contacts_search,
                       self.tasks_batch, self.tasks_search, self.emails, self.emails_batch,
-                      self.properties, self.groups, self.associations]
+                      self.properties, self.groups, self.associations, self.emails_search,
+                      self.meetings_search]
         self._oauth = self.client.oauth.tokens_api
 
     def call(self, what: str, method: Callable[..., Any], *args: Any, search: bool = False,

@@ -29,6 +29,7 @@ from connectors.base import (
     WriteResult,
 )
 from connectors.errors import ConnectorError
+from connectors.hubspot import outcomes
 from connectors.hubspot.client import HubSpotError, HubSpotTransport
 from connectors.hubspot.config import HubSpotConfig
 from connectors.hubspot.properties import (
@@ -53,6 +54,7 @@ from connectors.hubspot.tasks import (
     wants_rep_score,
 )
 from connectors.hubspot.wire import EPOCH, from_hubspot_time, int_or_none, next_after, to_ms
+from connectors.outcomes import OutcomeEvent
 from connectors.smtp import SmtpConfig, SmtpSender, message_id_for
 
 log = logging.getLogger(__name__)
@@ -679,6 +681,11 @@ class HubSpotConnector:
             if found[0] > created:  # set for this task, not left over from an earlier one
                 scores[task_id] = found[1]
         return scores
+
+    def fetch_outcomes(self, *, since: SyncCursor | None) -> Iterator[OutcomeEvent]:
+        """Replies, bounces (email engagements) and meetings after ``since``; see
+        :mod:`connectors.hubspot.outcomes`."""
+        return outcomes.fetch_outcomes(self, since)
 
     # -- email ----------------------------------------------------------------------------
 

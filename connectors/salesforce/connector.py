@@ -47,7 +47,8 @@ from connectors.base import (
     WriteResult,
 )
 from connectors.errors import AuthError, ConnectorError, NotFoundError
-from connectors.salesforce import records
+from connectors.outcomes import OutcomeEvent
+from connectors.salesforce import outcomes, records
 from connectors.salesforce.auth import Token, can_renew, fetch_token
 from connectors.salesforce.config import SalesforceConfig
 from connectors.salesforce.errors import QuotaGuardError, RequestLimitError
@@ -561,6 +562,11 @@ class SalesforceConnector:
         return [results[n] for n in range(len(updates))]
 
     # -- email ----------------------------------------------------------------------------
+
+    def fetch_outcomes(self, *, since: SyncCursor | None) -> Iterator[OutcomeEvent]:
+        """Replies, bounces (EmailMessage) and meetings (Event) after ``since``; see
+        :mod:`connectors.salesforce.outcomes`."""
+        return outcomes.fetch_outcomes(self._records, since)
 
     def find_sent_email(self, idempotency_key: str) -> SendResult | None:
         """The email already sent under this key: its activity Task on the lead, if any.

@@ -61,6 +61,7 @@ from connectors.base import (
     TaskUpdate,
 )
 from connectors.errors import ConnectorError
+from connectors.sandbox import hubspot_outcomes
 from connectors.sandbox.crm import SandboxCRM, SandboxLead, SandboxTask
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -402,6 +403,10 @@ class HubSpotFace:
             return self._update_tasks(payload)
         if method == "POST" and path == "/crm/v3/objects/tasks/search":
             return 200, self._search("tasks", payload)
+        match = re.fullmatch(r"/crm/(?:v3/objects/(emails|meetings)/search|"
+                             r"v4/associations/(emails|meetings)/contacts/batch/read)", path)
+        if method == "POST" and match:
+            return self._outcomes(match.group(1), match.group(2), payload)
         if method == "POST" and path == "/crm/v3/objects/emails":
             return self._create_email(payload)
         if method == "POST" and path == "/crm/v3/objects/emails/batch/read":
@@ -719,6 +724,8 @@ class HubSpotFace:
             for lead in self._leads_from(lower):
                 if not lead.deleted:
                     records.append((lead.modified_at, self._contact(lead, None)))
+        elif kind in ("emails", "meetings"):
+            records = [(at, obj) for at, obj, _ in hubspot_outcomes.objects(self.crm, kind, iso_ms)]
         else:
             for task in self._tasks_from(lower):
                 records.append((task.modified_at, _task(task, None)))
@@ -760,6 +767,17 @@ class HubSpotFace:
             if len(page) < 5000:
                 return out
             after = (page[-1].modified_at, page[-1].task_id)
+
+    def _outcomes(self, searched: str | None, linked: str | None, payload: dict[str, Any]
+                  ) -> tuple[int, Any]:
+        if searched:
+            return 200, self._search(searched, payload)
+        assert linked is not None
+        ids = [str(item["id"]) for item in _batch_inputs(payload)]
+        results, missing = hubspot_outcomes.associations(self.crm, linked, ids, iso_ms)
+        errors = [_error("OBJECT_NOT_FOUND", f"No {linked} with these ids", ids=missing)
+                  ] if missing else []
+        return _batch_reply(results, errors, ok_status=200)
 
     # -- emails ---------------------------------------------------------------------------
 

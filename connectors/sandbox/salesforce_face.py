@@ -74,6 +74,7 @@ from connectors.base import (
     TaskUpdate,
 )
 from connectors.errors import ConnectorError
+from connectors.sandbox import salesforce_outcomes as outcome_rows
 from connectors.sandbox import salesforce_soql as soql
 from connectors.sandbox.crm import SandboxCRM, SandboxLead, SandboxTask, SentEmail
 
@@ -282,6 +283,8 @@ class SalesforceFace:
             names = [n for n, _ in TASK_DESCRIBE]
         elif sobject == "User":
             names = list(USER_FIELDS)
+        elif sobject in outcome_rows.SOBJECTS:
+            names = list(outcome_rows.SOBJECTS[sobject])
         else:
             raise soql.SoqlError("INVALID_TYPE", f"sObject type '{sobject}' is not supported.")
         return [n for n in names if n not in self.missing_fields]
@@ -303,6 +306,8 @@ class SalesforceFace:
             with self._lock:
                 pending = [dict(row) for row in self._email_logs.values()]
             yield from pending
+        elif query.sobject in outcome_rows.SOBJECTS:
+            yield from outcome_rows.rows(self.crm, query.sobject)
         else:
             for owner in self.crm.list_owners():
                 yield {"Id": owner.owner_id, "Name": owner.name, "Email": owner.email,
