@@ -107,7 +107,8 @@ def kinds_by_proposal(*, session: Session, proposal_ids: Sequence[int]
     for pid, kind in session.execute(
             select(OutcomeEventRow.proposal_id, OutcomeEventRow.kind)
             .where(OutcomeEventRow.proposal_id.in_(proposal_ids))):
-        found[int(pid)].add(OutcomeKind(kind))
+        if pid is not None:
+            found[pid].add(OutcomeKind(kind))
     return found
 
 
