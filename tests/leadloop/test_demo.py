@@ -13,7 +13,7 @@ from leadloop.demo import MESSY_LEADS, run_demo
 from leadloop.errors import LeadloopError
 from leadloop.settings import Settings
 from review_api.store.db import Store
-from review_api.store.models import Decision, Lead, OutboxEmail, Proposal
+from review_api.store.models import Decision, Lead, OutboxEmail, OutcomeEventRow, Proposal
 
 
 def test_demo_summary_matches_the_store_and_the_crm(tmp_path: Path) -> None:
@@ -38,6 +38,12 @@ def test_demo_summary_matches_the_store_and_the_crm(tmp_path: Path) -> None:
         sent = count(OutboxEmail, OutboxEmail.state == "sent")
         assert summary.emails_sent == sent == len(crm.sent_emails())
         assert sent == summary.decisions["draft approved"]
+        # The funnel is counted from the outcomes stored against the sent proposals.
+        answered = session.scalar(select(func.count(func.distinct(
+            OutcomeEventRow.proposal_id))).where(
+            OutcomeEventRow.kind.in_(["replied", "meeting_booked"]))) or 0
+        assert summary.funnel["sent"] == sent and summary.funnel["replied"] == answered
+        assert sent >= answered >= summary.funnel["meeting_booked"]
     store.close()
     assert summary.sent_without_approval == 0
 
