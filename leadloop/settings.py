@@ -255,8 +255,9 @@ class Settings(BaseSettings):
         description="Reassign a proposal still pending after this long to the owner's "
         "manager; off when unset.",
     )
-    sync_lookback_seconds: int = Field(
-        default=5, ge=0, le=3600, description="Re-read this much before the cursor."
+    sync_lookback_seconds: int | None = Field(
+        default=None, ge=0, le=3600, description="Re-read this much before the cursor; "
+        "unset: the CRM's own default (HubSpot 60 s, whose search lags; otherwise 5 s)."
     )
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,6 +21,9 @@ from scoring import Weights
 if TYPE_CHECKING:
     from scoring.blend import ScoringModel
 from scoring.weights_registry import weights_in_force
+
+# Salesforce and the sandbox: a SystemModstamp committed late is rare and seconds late.
+DEFAULT_SYNC_LOOKBACK_S = 5
 
 
 def open_store(settings: Settings, *, for_api: bool = False) -> Store:
@@ -82,13 +86,22 @@ def _champion(settings: Settings) -> tuple[ScoringModel | None, str]:
     return ModelRegistry(settings.data_dir).champion_for_leads(MODEL_FIELDS_FROM_LEADS)
 
 
+def sync_lookback(settings: Settings) -> timedelta:
+    """How far before its cursor a sync re-reads: the setting, else the CRM's default."""
+    if settings.sync_lookback_seconds is not None:
+        return timedelta(seconds=settings.sync_lookback_seconds)
+    if settings.crm == "hubspot":
+        from connectors.hubspot.config import SYNC_LOOKBACK_S
+
+        return timedelta(seconds=SYNC_LOOKBACK_S)
+    return timedelta(seconds=DEFAULT_SYNC_LOOKBACK_S)
+
+
 def build_pipeline(
     settings: Settings, *, store: Store | None = None, connector: CRMConnector | None = None,
     progress: Progress = _no_progress,
 ) -> Pipeline:
     """A pipeline wired as the settings say."""
-    from datetime import timedelta
-
     model, model_note = _champion(settings)
     return Pipeline(
         store=store or open_store(settings),
@@ -99,7 +112,7 @@ def build_pipeline(
         max_drafts_per_run=settings.max_drafts_per_run,
         proposal_ttl=timedelta(hours=settings.proposal_ttl_hours),
         task_due=timedelta(days=settings.task_due_days),
-        lookback=timedelta(seconds=settings.sync_lookback_seconds),
+        lookback=sync_lookback(settings),
         escalate_after=(timedelta(hours=settings.escalate_after_hours)
                         if settings.escalate_after_hours else None),
         policy=load_policy(settings.policy_path),

@@ -29,6 +29,7 @@ from connectors.base import (
     WriteResult,
 )
 from connectors.errors import ConnectorError
+from connectors.hubspot.archived import scan_floor
 from connectors.hubspot.client import HubSpotError, HubSpotTransport
 from connectors.hubspot.config import HubSpotConfig
 from connectors.hubspot.properties import (
@@ -92,6 +93,7 @@ class HubSpotConnector:
         self.property_map = {**CONTACT_PROPERTY_MAP, **config.property_map}
         self.skipped: list[SkippedContact] = []
         self._owner_emails: dict[str, str] | None = None
+        self._now: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     @classmethod
     def from_config(cls, config: HubSpotConfig, *, smtp: SmtpConfig | None) -> HubSpotConnector:
@@ -176,11 +178,14 @@ class HubSpotConnector:
     def fetch_leads(self, *, since: SyncCursor | None) -> Iterator[RawLead]:
         """Contacts changed at or after a cursor, in (modified_at, crm_id) order.
 
-        With no cursor, a full sync pages through the list endpoint (100 a page), live and
-        archived contacts, and yields them sorted, so a cursor taken from any yielded lead
-        never passes one not yet yielded. With a cursor, search on ``lastmodifieddate``
-        (200 a page) reads what changed, restarting past the 10,000-result cap, and the
-        archived contacts are merged in as deleted.
+        Live contacts come from a search on ``lastmodifieddate`` (200 a page), in stamp
+        order, restarting past the 10,000-result cap; a full sync (no cursor) is the same
+        search from the beginning, so each page can be stored, and the cursor moved, as it
+        arrives: a failure on page 6 keeps pages 1 to 5. Archived contacts (as deleted) are
+        listed on a full sync, and on an incremental one only once per
+        ``archived_scan_hours`` (the first sync of each period; see
+        :func:`connectors.hubspot.archived.scan_floor`), since HubSpot can only list them
+        all.
 
         Args:
             since: where the last read stopped; leads at its stamp with ids up to
@@ -191,19 +196,16 @@ class HubSpotConnector:
             :func:`connectors.base.parse_lead` to validate). A contact with no usable
             modification stamp is skipped and recorded in :attr:`skipped`.
         """
-        if since is None:
-            leads = [*self._list_contacts(archived=False), *self._list_contacts(archived=True)]
-            leads.sort(key=_position)
-            yield from leads
-            return
-        after = (since.modified_at, since.last_id)
-        archived = sorted((r for r in self._list_contacts(archived=True)
-                           if _position(r) > after), key=_position)
+        after = (since.modified_at, since.last_id) if since is not None else (EPOCH, "")
+        floor = scan_floor(since, now=self._now(), every_hours=self.config.archived_scan_hours)
+        archived = [] if floor is None else sorted(
+            (r for r in self._list_contacts(archived=True) if _position(r) > floor),
+            key=_position)
         changed = (self._raw_lead(obj) for obj in self._search_ordered(
             what="search contacts", method=self.transport.contacts_search.do_search,
             stamp_property="lastmodifieddate", since=since,
             properties=self._contact_properties(), filters=[]))
-        live = (r for r in changed if r is not None and _position(r) > after)
+        live = (r for r in changed if r is not None and (since is None or _position(r) > after))
         yield from heapq.merge(live, archived, key=_position)
 
     def _contact_properties(self) -> list[str]:
