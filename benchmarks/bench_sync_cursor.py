@@ -4,8 +4,8 @@ Run with ``python -m benchmarks.bench_sync_cursor [--leads 3000]``.
 
 Each CRM (the sandbox, the Salesforce face and the HubSpot face, each over a sandbox
 file) holds ``--leads`` leads written an hour ago in batches of 100 within a second, as a
-bulk import or a score write-back leaves them (one stamp per batch). A full sync reads them; then nothing
-changes and the CRM is asked again:
+bulk import or a score write-back leaves them (one stamp per batch). A full sync reads
+them; then nothing changes and the CRM is asked again:
 
 - naive: the old rule, which looked back from the cursor by the CRM's look-back and
   dropped the cursor's id tie-break (and, on HubSpot, listed every archived contact on
