@@ -32,6 +32,7 @@ from drafting.batch import draft_many
 from drafting.guardrails import ProductFacts, load_product_facts, review_draft
 from drafting.learning import LearnedRule, learn_rules
 from drafting.learning import apply as apply_rules
+from drafting.limits import DraftLimits
 from drafting.policy import Policy, load_policy
 from leadloop.steps import cursor as cursor_rule
 from leadloop.steps import reconcile as reconcile_step
@@ -138,6 +139,7 @@ class Pipeline:
         model_note: str = "",
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         progress: Progress = _no_progress, sending: SendingConfig | None = None,
+        draft_limits: DraftLimits | None = None,
     ) -> None:
         self.store = store
         self.connector = connector
@@ -157,6 +159,7 @@ class Pipeline:
         self.blend = blend
         self.min_labels = min_labels
         self.draft_concurrency = draft_concurrency
+        self.draft_limits = draft_limits  # shared with other workers (Redis), when given
         self.clock = clock
         self.progress = progress
         self.sending = sending  # None: no window, holidays or caps (tests of other steps)
@@ -437,7 +440,7 @@ class Pipeline:
                 todo.append((lead, snap, score_row, record, facts))
             # Drafts are made concurrently; one that fails is counted and blocks no other.
             results = draft_many(self.drafter, [t[-1] for t in todo],
-                                 concurrency=self.draft_concurrency)
+                                 concurrency=self.draft_concurrency, limits=self.draft_limits)
             with self.store.session() as session:
                 for (lead, snap, score_row, record, facts), result in zip(
                         todo, results, strict=True):

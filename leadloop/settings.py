@@ -266,6 +266,11 @@ class Settings(BaseSettings):
         description="Requests one API worker process works on at once (more wait their "
         "turn); each holds a database connection, so the store keeps this many open.",
     )
+    limits_url: str | None = Field(
+        default=None, description="Where the CRM rate limits and the LLM concurrency cap "
+        "are counted, so every worker shares them: a Redis URL (redis://127.0.0.1:6379/0); "
+        "unset: each process counts its own.",
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -300,6 +305,15 @@ class Settings(BaseSettings):
             raise ValueError("expected a sqlite:/// or postgresql+psycopg:// URL")
         return value
 
+    @field_validator("limits_url")
+    @classmethod
+    def _limits_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not value.startswith(("redis://", "rediss://", "redis+sentinel://", "memory://")):
+            raise ValueError("expected a redis://host:port/db URL (or memory://)")
+        return value
+
     @cached_property
     def store_url(self) -> str:
         """The database URL actually used."""
@@ -318,6 +332,8 @@ class Settings(BaseSettings):
         shown["store_url"] = _mask_url(self.store_url)
         if self.database_url:
             shown["database_url"] = _mask_url(self.database_url)
+        if self.limits_url:
+            shown["limits_url"] = _mask_url(self.limits_url)
         shown["sandbox_file"] = str(self.sandbox_file)
         return shown
 

@@ -12,6 +12,7 @@ from connectors.base import CRMConnector
 from connectors.sandbox import SandboxConnector, SandboxCRM
 from drafting import Drafter, build_drafter
 from drafting.guardrails import load_product_facts
+from drafting.limits import DraftLimits
 from drafting.policy import load_policy
 from leadloop.pipeline import Pipeline, Progress, _no_progress
 from leadloop.settings import Settings
@@ -55,7 +56,8 @@ def open_connector(settings: Settings) -> CRMConnector:
     if settings.crm == "hubspot":
         from connectors.hubspot import HubSpotConnector
 
-        connector = HubSpotConnector.from_config(settings.hubspot, smtp=settings.smtp)
+        connector = HubSpotConnector.from_config(settings.hubspot, smtp=settings.smtp,
+                                                 limits_url=settings.limits_url)
         return connector
     return SandboxConnector(open_sandbox(settings))
 
@@ -119,6 +121,9 @@ def build_pipeline(
         product_facts=load_product_facts(settings.product_facts_path),
         learn_from_edits=settings.learn_from_edits,
         draft_concurrency=settings.draft_concurrency,
+        # With a shared store for limits, the cap holds for every worker together.
+        draft_limits=(DraftLimits(url=settings.limits_url, concurrency=settings.draft_concurrency)
+                      if settings.limits_url else None),
         model=model,
         model_note=model_note,
         blend=settings.score_blend,

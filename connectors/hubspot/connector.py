@@ -81,14 +81,17 @@ class HubSpotConnector:
         config: the HubSpot settings.
         sender: sends approved email (the rep's mailbox or a relay); None refuses sends.
         transport: the HTTP side; built from ``config`` when None (tests inject one).
+        limits_url: where a built transport counts the rate limits (a Redis URL shared by
+            every worker; None for this process).
     """
 
     name = "hubspot"
 
     def __init__(self, config: HubSpotConfig, *, sender: SmtpSender | None = None,
-                 transport: HubSpotTransport | None = None) -> None:
+                 transport: HubSpotTransport | None = None,
+                 limits_url: str | None = None) -> None:
         self.config = config
-        self.transport = transport or HubSpotTransport(config)
+        self.transport = transport or HubSpotTransport(config, limits_url=limits_url)
         self.sender = sender
         self.property_map = {**CONTACT_PROPERTY_MAP, **config.property_map}
         self.skipped: list[SkippedContact] = []
@@ -96,18 +99,21 @@ class HubSpotConnector:
         self._now: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     @classmethod
-    def from_config(cls, config: HubSpotConfig, *, smtp: SmtpConfig | None) -> HubSpotConnector:
+    def from_config(cls, config: HubSpotConfig, *, smtp: SmtpConfig | None,
+                    limits_url: str | None = None) -> HubSpotConnector:
         """The connector the settings describe.
 
         Args:
             config: the HubSpot settings.
             smtp: the SMTP settings; when not configured, sending refuses with one line.
+            limits_url: a Redis URL where every worker counts the rate limits; None
+                counts them in this process.
 
         Raises:
             AuthError: no credentials are configured.
         """
         sender = SmtpSender(smtp) if smtp is not None and smtp.configured else None
-        return cls(config, sender=sender)
+        return cls(config, sender=sender, limits_url=limits_url)
 
     # -- setup ----------------------------------------------------------------------------
 
