@@ -69,14 +69,24 @@ def _llm(url: str, prefix: str, cap: str, n: str) -> Any:
                          template_id=None, prompt="", facts_used=())
 
     limits = DraftLimits(url=url, concurrency=int(cap), prefix=prefix)
+    client.ping()
     results = draft_many(Slow(), [LeadFacts(first_name=f"L{i}") for i in range(int(n))],
                          concurrency=8, limits=limits)
     assert all(r.draft is not None for r in results), [r.error for r in results]
     return seen[0]
 
 
+def _imports() -> None:
+    """Import what the workers use before the common start: imports take a while."""
+    import redis  # noqa: F401
+
+    import connectors.hubspot.connector  # noqa: F401
+    import drafting.batch  # noqa: F401
+
+
 def main() -> None:
     mode, start, *args = sys.argv[1:]
+    _imports()
     if mode == "calls":
         # A long-lived worker has loaded the limiter's script into Redis: do that before
         # the common start (on another key), so the first counted call is not late.
