@@ -81,8 +81,7 @@ class HubSpotConnector:
         config: the HubSpot settings.
         sender: sends approved email (the rep's mailbox or a relay); None refuses sends.
         transport: the HTTP side; built from ``config`` when None (tests inject one).
-        limits_url: where a built transport counts the rate limits (a Redis URL shared by
-            every worker; None for this process).
+        limits_url: where a built transport counts rate limits (Redis; None: in memory).
     """
 
     name = "hubspot"
@@ -96,7 +95,6 @@ class HubSpotConnector:
         self.property_map = {**CONTACT_PROPERTY_MAP, **config.property_map}
         self.skipped: list[SkippedContact] = []
         self._owner_emails: dict[str, str] | None = None
-        self._now: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     @classmethod
     def from_config(cls, config: HubSpotConfig, *, smtp: SmtpConfig | None,
@@ -106,8 +104,7 @@ class HubSpotConnector:
         Args:
             config: the HubSpot settings.
             smtp: the SMTP settings; when not configured, sending refuses with one line.
-            limits_url: a Redis URL where every worker counts the rate limits; None
-                counts them in this process.
+            limits_url: where every worker counts rate limits (Redis; None: in memory).
 
         Raises:
             AuthError: no credentials are configured.
@@ -184,14 +181,9 @@ class HubSpotConnector:
     def fetch_leads(self, *, since: SyncCursor | None) -> Iterator[RawLead]:
         """Contacts changed at or after a cursor, in (modified_at, crm_id) order.
 
-        Live contacts come from a search on ``lastmodifieddate`` (200 a page), in stamp
-        order, restarting past the 10,000-result cap; a full sync (no cursor) is the same
-        search from the beginning, so each page can be stored, and the cursor moved, as it
-        arrives: a failure on page 6 keeps pages 1 to 5. Archived contacts (as deleted) are
-        listed on a full sync, and on an incremental one only once per
-        ``archived_scan_hours`` (the first sync of each period; see
-        :func:`connectors.hubspot.archived.scan_floor`), since HubSpot can only list them
-        all.
+        A search on ``lastmodifieddate`` (200 a page, past the 10,000-result cap), from the
+        start on a full sync too, so each page is stored as it arrives; archived ones as
+        :func:`connectors.hubspot.archived.scan_floor` says.
 
         Args:
             since: where the last read stopped; leads at its stamp with ids up to
@@ -203,7 +195,8 @@ class HubSpotConnector:
             modification stamp is skipped and recorded in :attr:`skipped`.
         """
         after = (since.modified_at, since.last_id) if since is not None else (EPOCH, "")
-        floor = scan_floor(since, now=self._now(), every_hours=self.config.archived_scan_hours)
+        every = self.config.archived_scan_hours
+        floor = scan_floor(since, now=datetime.now(UTC), every_hours=every)
         archived = [] if floor is None else sorted(
             (r for r in self._list_contacts(archived=True) if _position(r) > floor),
             key=_position)
