@@ -181,9 +181,8 @@ class HubSpotConnector:
     def fetch_leads(self, *, since: SyncCursor | None) -> Iterator[RawLead]:
         """Contacts changed at or after a cursor, in (modified_at, crm_id) order.
 
-        A search on ``lastmodifieddate`` (200 a page, past the 10,000-result cap), from the
-        start on a full sync too, so each page is stored as it arrives; archived ones as
-        :func:`connectors.hubspot.archived.scan_floor` says.
+        Searched by ``lastmodifieddate`` from the start on a full sync too, so each page is
+        stored as it arrives; archived ones as :func:`connectors.hubspot.archived.scan_floor` says.
 
         Args:
             since: where the last read stopped; leads at its stamp with ids up to
