@@ -62,8 +62,11 @@ class CallLimit:
         self._limiter = MovingWindowRateLimiter(storage)
         self._sleep, self._clock = sleep, clock
 
-    def acquire(self) -> None:
-        """Wait until a call fits in the window, then count it."""
-        while not self._limiter.hit(self.item, *self.key):
+    def acquire(self) -> float:
+        """Wait until a call fits in the window, then count it; returns when it counted."""
+        while True:
+            at = self._clock()
+            if self._limiter.hit(self.item, *self.key):
+                return at
             reset_at = self._limiter.get_window_stats(self.item, *self.key).reset_time
             self._sleep(max(reset_at - self._clock(), _SHORTEST_WAIT_S))

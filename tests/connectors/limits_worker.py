@@ -3,7 +3,7 @@ against the limits in Redis and prints what it saw as JSON on stdout.
 
 ``python -m tests.connectors.limits_worker MODE START URL PREFIX ...`` where MODE is
 - ``calls LIMIT WINDOW_S N``: N acquisitions of a :class:`connectors.limits.CallLimit`;
-  prints the wall-clock time of each;
+  prints when the shared window counted each;
 - ``hubspot BASE_URL TOKEN BURST N``: N ``list_owners`` calls through the real HubSpot
   connector; prints how many it made;
 - ``llm CAP N``: N drafts through ``draft_many`` with a shared cap; each draft counts itself
@@ -25,8 +25,7 @@ def _calls(url: str, prefix: str, limit: str, window_s: str, n: str) -> Any:
                      "burst")
     stamps = []
     for _ in range(int(n)):
-        call.acquire()
-        stamps.append(time.time())
+        stamps.append(call.acquire())  # when the shared window counted the call
     return stamps
 
 
