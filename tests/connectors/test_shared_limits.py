@@ -73,10 +73,11 @@ def test_two_processes_share_one_call_window(redis_prefix: str) -> None:
     stamps = a + b
     assert len(stamps) == 2 * each
     # Together they made 16 calls at 4 a second: they waited for each other (>= 3 s), and
-    # no second held more than 4 (a few ms taken off the window: a stamp is read just
-    # before the count in Redis, whose own clock reading comes a moment later).
-    assert max(stamps) - min(stamps) >= 3 * window_s * 0.98
-    assert most_in_any_window(stamps, window_s - 0.01) <= limit
+    # no second held more than 4 (50 ms taken off the window: a stamp is read just before
+    # the count in Redis, whose own clock reading comes a moment later, later still on a
+    # busy machine). Without the shared window the two together make 8 in a second.
+    assert max(stamps) - min(stamps) >= 3 * window_s * 0.95
+    assert most_in_any_window(stamps, window_s - 0.05) <= limit
 
 
 def test_two_hubspot_workers_stay_under_the_burst_limit(
