@@ -72,10 +72,15 @@ class TaskOutcome(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class SyncCursor:
-    """Where an incremental read resumes: the CRM's modification stamp plus record id."""
+    """Where an incremental read resumes: the CRM's modification stamp plus record id.
+
+    ``read_at`` is when the last complete read began, by leadloop's clock (None when
+    unknown); a connector may use it to do rarer work once per period, not every run.
+    """
 
     modified_at: datetime
     last_id: str = ""
+    read_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

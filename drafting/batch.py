@@ -2,7 +2,9 @@
 
 Drafters are synchronous (a langchain chat model call blocks on the network), so leads
 are drafted on a thread pool: ``concurrency`` calls in flight at most, and no more than
-``rate_per_s`` started per second when a provider limit is given. Results come back in the
+``rate_per_s`` started per second when a provider limit is given. Given
+:class:`drafting.limits.DraftLimits` over Redis, the rate and the cap on calls in flight
+hold across every worker process instead. Results come back in the
 input order; a lead whose drafter raised gets its error, never blocking the others.
 Finished drafts are cached by (the lead's facts, the drafter's version): the version names
 the model and hashes the prompt and templates, so changing either misses the cache.
@@ -13,12 +15,12 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-import time
 from collections.abc import Callable, MutableMapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
 from drafting.base import Draft, Drafter, LeadFacts
+from drafting.limits import DraftLimits
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,39 +31,6 @@ class BatchResult:
     draft: Draft | None
     error: str | None = None
     cached: bool = False
-
-
-class RateLimiter:
-    """Spaces call starts at least ``1 / rate_per_s`` seconds apart, across threads."""
-
-    def __init__(
-        self,
-        rate_per_s: float,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        """Set the limit; ``clock`` and ``sleep`` are injectable for tests.
-
-        Raises:
-            ValueError: ``rate_per_s`` is not positive.
-        """
-        if rate_per_s <= 0:
-            raise ValueError(f"rate_per_s must be positive, got {rate_per_s}")
-        self.interval = 1.0 / rate_per_s
-        self._clock = clock
-        self._sleep = sleep
-        self._lock = threading.Lock()
-        self._next = 0.0
-
-    def acquire(self) -> None:
-        """Wait for this caller's turn."""
-        with self._lock:
-            now = self._clock()
-            start = max(now, self._next)
-            self._next = start + self.interval
-        if start > now:
-            self._sleep(start - now)
 
 
 def cache_key(facts: LeadFacts, drafter_version: str) -> str:
@@ -78,6 +47,7 @@ def draft_many(
     rate_per_s: float | None = None,
     cache: MutableMapping[str, Draft] | None = None,
     on_done: Callable[[BatchResult], None] | None = None,
+    limits: DraftLimits | None = None,
 ) -> list[BatchResult]:
     """Draft every lead concurrently.
 
@@ -91,6 +61,8 @@ def draft_many(
             dict works. Failed drafts are never cached.
         on_done: Called (from a worker thread) as each lead finishes, e.g. for a
             progress bar.
+        limits: Limits shared with other workers (a rate and a cap on calls in flight);
+            when given, ``rate_per_s`` is ignored.
 
     Returns:
         One result per lead, in the input order.
@@ -100,7 +72,7 @@ def draft_many(
     """
     if concurrency < 1:
         raise ValueError(f"concurrency must be 1 or more, got {concurrency}")
-    limiter = RateLimiter(rate_per_s) if rate_per_s else None
+    gate = limits or DraftLimits(rate_per_s=rate_per_s or None)
     cache_lock = threading.Lock()
 
     def one(facts: LeadFacts) -> BatchResult:
@@ -110,10 +82,9 @@ def draft_many(
                 hit = cache.get(key)
             if hit is not None:
                 return _done(BatchResult(facts, hit, cached=True))
-        if limiter is not None:
-            limiter.acquire()
         try:
-            draft = drafter.draft(facts)
+            with gate.turn():
+                draft = drafter.draft(facts)
         except Exception as exc:  # one lead's failure must not stop the batch
             return _done(BatchResult(facts, None, error=f"{type(exc).__name__}: {exc}"))
         if cache is not None:

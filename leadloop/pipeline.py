@@ -33,8 +33,10 @@ from drafting.batch import draft_many
 from drafting.guardrails import ProductFacts, load_product_facts, review_draft
 from drafting.learning import LearnedRule, learn_rules
 from drafting.learning import apply as apply_rules
+from drafting.limits import DraftLimits
 from drafting.policy import Policy, load_policy
 from leadloop.steps import outcomes as outcomes_step
+from leadloop.steps import cursor as cursor_rule
 from leadloop.steps import reconcile as reconcile_step
 from leadloop.steps import send as send_step
 from leadloop.steps.reconcile import ReconcileReport
@@ -59,7 +61,6 @@ from review_api.store.models import (
     SyncRun,
     SyncSkip,
 )
-from review_api.store.models import SyncCursor as CursorRow
 from review_api.taskbody import render_draft_notes, render_score_task
 from review_api.workflow import ProposalState
 from scoring import LeadScore, Weights, score_leads
@@ -142,6 +143,7 @@ class Pipeline:
         model_note: str = "",
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         progress: Progress = _no_progress, sending: SendingConfig | None = None,
+        draft_limits: DraftLimits | None = None,
     ) -> None:
         self.store = store
         self.connector = connector
@@ -161,6 +163,7 @@ class Pipeline:
         self.blend = blend
         self.min_labels = min_labels
         self.draft_concurrency = draft_concurrency
+        self.draft_limits = draft_limits  # shared with other workers (Redis), when given
         self.clock = clock
         self.progress = progress
         self.sending = sending  # None: no window, holidays or caps (tests of other steps)
@@ -168,20 +171,13 @@ class Pipeline:
 
     # ----- cursors -------------------------------------------------------------------------
     def _cursor(self, session: Session, stream: str) -> SyncCursor | None:
-        row = session.get(CursorRow, stream)
-        if row is None:
-            return None
-        # Read a little before the cursor: a CRM may commit a change with an earlier stamp
-        # after we read past it. Re-reads are harmless (snapshots and decisions dedupe).
-        return SyncCursor(row.modified_at - self.lookback, "" if self.lookback else row.last_id)
+        # Read a little before the cursor only while a late change may still show up there
+        # (leadloop/steps/cursor.py); re-reads are harmless (snapshots and decisions dedupe).
+        return cursor_rule.load(session, stream, self.lookback)
 
     @staticmethod
     def _advance(session: Session, stream: str, modified_at: datetime, last_id: str) -> None:
-        row = session.get(CursorRow, stream)
-        if row is None:
-            session.add(CursorRow(stream=stream, modified_at=modified_at, last_id=last_id))
-        elif (modified_at, last_id) > (row.modified_at, row.last_id):
-            row.modified_at, row.last_id = modified_at, last_id
+        cursor_rule.advance(session, stream, modified_at, last_id)
 
     # ----- sync ----------------------------------------------------------------------------
     def sync(self) -> SyncReport:
@@ -193,6 +189,7 @@ class Pipeline:
             session.flush()
             report.run_id = run.id
             since = self._cursor(session, LEADS_STREAM)
+        started = self.clock()
         tick = self.progress("sync", None)
         for batch in batched(self.connector.fetch_leads(since=since), BATCH):
             with self.store.session() as session:
@@ -207,6 +204,7 @@ class Pipeline:
             run.fetched, run.stored, run.unchanged = report.fetched, report.stored, report.unchanged
             run.deleted, run.skipped = report.deleted, len(report.skipped)
             run.finished_at = self.clock()
+            cursor_rule.finish(session, LEADS_STREAM, started)
         return report
 
     def _store_batch(self, session: Session, batch: Sequence[RawLead], report: SyncReport) -> None:
@@ -448,7 +446,7 @@ class Pipeline:
                 todo.append((lead, snap, score_row, record, facts))
             # Drafts are made concurrently; one that fails is counted and blocks no other.
             results = draft_many(self.drafter, [t[-1] for t in todo],
-                                 concurrency=self.draft_concurrency)
+                                 concurrency=self.draft_concurrency, limits=self.draft_limits)
             with self.store.session() as session:
                 for (lead, snap, score_row, record, facts), result in zip(
                         todo, results, strict=True):
@@ -599,6 +597,7 @@ class Pipeline:
         now = self.clock()
         with self.store.session() as session:
             since = self._cursor(session, TASKS_STREAM)
+        started = self.clock()
         tick = self.progress("reconcile", None)
         for batch in batched(self.connector.fetch_task_changes(since=since), BATCH):
             with self.store.session() as session:
@@ -609,6 +608,7 @@ class Pipeline:
                 self._advance(session, TASKS_STREAM, last.modified_at, last.task_id)
             tick(len(batch))
         with self.store.session() as session:
+            cursor_rule.finish(session, TASKS_STREAM, started)
             report.expired = lifecycle.expire_due(session=session, now=now)
             if self.escalate_after is not None:
                 managers = {o.owner_id: o.manager_id for o in self.connector.list_owners()}

@@ -259,8 +259,9 @@ class Settings(BaseSettings):
         description="Reassign a proposal still pending after this long to the owner's "
         "manager; off when unset.",
     )
-    sync_lookback_seconds: int = Field(
-        default=5, ge=0, le=3600, description="Re-read this much before the cursor."
+    sync_lookback_seconds: int | None = Field(
+        default=None, ge=0, le=3600, description="Re-read this much before the cursor; "
+        "unset: the CRM's own default (HubSpot 60 s, whose search lags; otherwise 5 s)."
     )
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
@@ -268,6 +269,11 @@ class Settings(BaseSettings):
         default=16, ge=1, le=256,
         description="Requests one API worker process works on at once (more wait their "
         "turn); each holds a database connection, so the store keeps this many open.",
+    )
+    limits_url: str | None = Field(
+        default=None, description="Where the CRM rate limits and the LLM concurrency cap "
+        "are counted, so every worker shares them: a Redis URL (redis://127.0.0.1:6379/0); "
+        "unset: each process counts its own.",
     )
 
     @classmethod
@@ -303,6 +309,15 @@ class Settings(BaseSettings):
             raise ValueError("expected a sqlite:/// or postgresql+psycopg:// URL")
         return value
 
+    @field_validator("limits_url")
+    @classmethod
+    def _limits_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not value.startswith(("redis://", "rediss://", "redis+sentinel://", "memory://")):
+            raise ValueError("expected a redis://host:port/db URL (or memory://)")
+        return value
+
     @cached_property
     def store_url(self) -> str:
         """The database URL actually used."""
@@ -321,6 +336,8 @@ class Settings(BaseSettings):
         shown["store_url"] = _mask_url(self.store_url)
         if self.database_url:
             shown["database_url"] = _mask_url(self.database_url)
+        if self.limits_url:
+            shown["limits_url"] = _mask_url(self.limits_url)
         shown["sandbox_file"] = str(self.sandbox_file)
         return shown
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -11,6 +12,7 @@ from connectors.base import CRMConnector
 from connectors.sandbox import SandboxConnector, SandboxCRM
 from drafting import Drafter, build_drafter
 from drafting.guardrails import load_product_facts
+from drafting.limits import DraftLimits
 from drafting.policy import load_policy
 from leadloop.pipeline import Pipeline, Progress, _no_progress
 from leadloop.settings import Settings
@@ -20,6 +22,9 @@ from scoring import Weights
 if TYPE_CHECKING:
     from scoring.blend import ScoringModel
 from scoring.weights_registry import weights_in_force
+
+# Salesforce and the sandbox: a SystemModstamp committed late is rare and seconds late.
+DEFAULT_SYNC_LOOKBACK_S = 5
 
 
 def open_store(settings: Settings, *, for_api: bool = False) -> Store:
@@ -51,7 +56,8 @@ def open_connector(settings: Settings) -> CRMConnector:
     if settings.crm == "hubspot":
         from connectors.hubspot import HubSpotConnector
 
-        connector = HubSpotConnector.from_config(settings.hubspot, smtp=settings.smtp)
+        connector = HubSpotConnector.from_config(settings.hubspot, smtp=settings.smtp,
+                                                 limits_url=settings.limits_url)
         return connector
     return SandboxConnector(open_sandbox(settings))
 
@@ -82,13 +88,22 @@ def _champion(settings: Settings) -> tuple[ScoringModel | None, str]:
     return ModelRegistry(settings.data_dir).champion_for_leads(MODEL_FIELDS_FROM_LEADS)
 
 
+def sync_lookback(settings: Settings) -> timedelta:
+    """How far before its cursor a sync re-reads: the setting, else the CRM's default."""
+    if settings.sync_lookback_seconds is not None:
+        return timedelta(seconds=settings.sync_lookback_seconds)
+    if settings.crm == "hubspot":
+        from connectors.hubspot.config import SYNC_LOOKBACK_S
+
+        return timedelta(seconds=SYNC_LOOKBACK_S)
+    return timedelta(seconds=DEFAULT_SYNC_LOOKBACK_S)
+
+
 def build_pipeline(
     settings: Settings, *, store: Store | None = None, connector: CRMConnector | None = None,
     progress: Progress = _no_progress,
 ) -> Pipeline:
     """A pipeline wired as the settings say."""
-    from datetime import timedelta
-
     model, model_note = _champion(settings)
     pipeline = Pipeline(
         store=store or open_store(settings),
@@ -99,13 +114,16 @@ def build_pipeline(
         max_drafts_per_run=settings.max_drafts_per_run,
         proposal_ttl=timedelta(hours=settings.proposal_ttl_hours),
         task_due=timedelta(days=settings.task_due_days),
-        lookback=timedelta(seconds=settings.sync_lookback_seconds),
+        lookback=sync_lookback(settings),
         escalate_after=(timedelta(hours=settings.escalate_after_hours)
                         if settings.escalate_after_hours else None),
         policy=load_policy(settings.policy_path),
         product_facts=load_product_facts(settings.product_facts_path),
         learn_from_edits=settings.learn_from_edits,
         draft_concurrency=settings.draft_concurrency,
+        # With a shared store for limits, the cap holds for every worker together.
+        draft_limits=(DraftLimits(url=settings.limits_url, concurrency=settings.draft_concurrency)
+                      if settings.limits_url else None),
         model=model,
         model_note=model_note,
         blend=settings.score_blend,

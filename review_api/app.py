@@ -43,6 +43,7 @@ STATUS = {
     "bad_request": 422,
     "store": 503,
     "webhook_refused": 401,
+    "webhook_bad_body": 400,
     "not_entitled": 403,
 }
 

@@ -46,6 +46,7 @@ from review_api.webhooks import (
     ACK,
     FLOW_SIGNATURE_HEADER,
     FLOW_TIMESTAMP_HEADER,
+    WebhookBodyError,
     WebhookError,
     Webhooks,
     new_notifications,
@@ -389,6 +390,17 @@ async def salesforce_webhook(request: Request, background: BackgroundTasks) -> R
     return reply
 
 
+def _json_events(body: bytes) -> list[object]:
+    """A verified HubSpot call's events; a body that is not a JSON array is a bad request."""
+    try:
+        events = json.loads(body)
+    except ValueError:
+        raise WebhookBodyError("body is not JSON") from None
+    if not isinstance(events, list):
+        raise WebhookBodyError("expected a JSON array of HubSpot events")
+    return events
+
+
 @webhook_router.post("/hubspot", responses=ERRORS)
 async def hubspot_webhook(request: Request, background: BackgroundTasks) -> dict[str, int]:
     """HubSpot v3-signed webhook events; verified (signature, age, replay), then reconciled."""
@@ -403,15 +415,11 @@ async def hubspot_webhook(request: Request, background: BackgroundTasks) -> dict
             method=request.method, uri=str(request.url), body=body,
             signature=request.headers.get(SIGNATURE_HEADER),
             timestamp=request.headers.get(TIMESTAMP_HEADER))
-        events = json.loads(body)
-        if not isinstance(events, list):
-            raise WebhookError("expected a JSON array of HubSpot events")
+        events = _json_events(body)
     except (WebhookError, WebhookSignatureError) as exc:
         _refuse(request, "hubspot", exc)
         if isinstance(exc, WebhookSignatureError):
             raise WebhookError(str(exc)) from None
         raise
-    except ValueError:
-        raise WebhookError("body is not JSON") from None
     background.add_task(hooks.on_task_change)
     return {"accepted": len(events)}

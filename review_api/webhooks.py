@@ -53,6 +53,17 @@ class WebhookError(ReviewError):
     code = "webhook_refused"
 
 
+class WebhookBodyError(WebhookError):
+    """A webhook call that passed its checks of origin but whose body we cannot read (400).
+
+    A bad signature, timestamp or sender is a :class:`WebhookError` (401): we cannot tell
+    who sent it. A correctly signed call with a broken body came from the CRM, so it is
+    answered as a bad request, for whoever set the webhook up to see.
+    """
+
+    code = "webhook_bad_body"
+
+
 class WebhookSettings(BaseModel):
     """Secrets and ids the webhook routes check (``LEADLOOP_WEBHOOKS__*``)."""
 
@@ -135,10 +146,11 @@ def outbound_notifications(body: bytes, *, org_id: str) -> list[Notification]:
     try:
         root = ElementTree.fromstring(body)
     except Exception as exc:  # noqa: BLE001 - defusedxml raises several kinds; all mean "bad"
-        raise WebhookError(f"not a SOAP outbound message: {exc}") from None
+        raise WebhookBodyError(f"not a SOAP outbound message: {exc}") from None
     notifications = root.find(f".//{{{OUTBOUND_NS}}}notifications")
     if notifications is None:
-        raise WebhookError("not a Salesforce outbound message (no notifications element)")
+        raise WebhookBodyError(
+            "not a Salesforce outbound message (no notifications element)")
     sender = (notifications.findtext(f"{{{OUTBOUND_NS}}}OrganizationId") or "").strip()
     # Salesforce sends the 18-character org id; settings may hold the 15-character form.
     if sender[:15] != org_id[:15]:
@@ -147,7 +159,7 @@ def outbound_notifications(body: bytes, *, org_id: str) -> list[Notification]:
     for notification in notifications.findall(f"{{{OUTBOUND_NS}}}Notification"):
         notification_id = (notification.findtext(f"{{{OUTBOUND_NS}}}Id") or "").strip()
         if not notification_id:  # Salesforce always sends one; redeliveries repeat it
-            raise WebhookError("outbound message has a notification without an Id")
+            raise WebhookBodyError("outbound message has a notification without an Id")
         sobject = notification.find(f"{{{OUTBOUND_NS}}}sObject")
         task_ids = () if sobject is None else tuple(
             child.text.strip() for child in sobject if child.tag.endswith("}Id") and child.text)
@@ -181,8 +193,8 @@ def verify_flow_call(webhooks: Webhooks, *, body: bytes, signature: str | None,
     try:
         payload = json.loads(body)
     except ValueError:
-        raise WebhookError("body is not JSON") from None
+        raise WebhookBodyError("body is not JSON") from None
     ids = payload.get("task_ids") if isinstance(payload, dict) else None
     if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
-        raise WebhookError('expected a JSON object {"task_ids": ["00T...", ...]}')
+        raise WebhookBodyError('expected a JSON object {"task_ids": ["00T...", ...]}')
     return ids

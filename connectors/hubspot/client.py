@@ -1,8 +1,9 @@
 """The HTTP side of the HubSpot connector: hubspot-api-client, paced, retried and guarded.
 
 Every call goes through :meth:`HubSpotTransport.call`, which
-- waits for the client-side limiter (burst per 10 s, and search per second), so 429s
-  are rare rather than routine;
+- waits for the client-side limits (burst per 10 s, and search per second), so 429s
+  are rare rather than routine; with a Redis URL the limits are counted in Redis, so
+  every worker on it together stays under HubSpot's (:mod:`connectors.limits`);
 - lets urllib3 retry 429 and 5xx for every method (its default ``Retry`` skips POST and
   PATCH, and nearly every HubSpot write is a POST), honouring ``Retry-After``;
 - keeps the daily budget: it reads ``X-HubSpot-RateLimit-Daily-Remaining`` and stops
@@ -19,7 +20,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -35,42 +35,11 @@ from connectors.hubspot.config import (
     OAuthCredentials,
     PrivateAppCredentials,
 )
+from connectors.limits import CallLimit, account_key, open_storage
 
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 _REFRESH_MARGIN_S = 60.0
 _WINDOW_MARGIN = 1.03
-
-
-class RateLimiter:
-    """A sliding window: at most ``limit`` calls in any ``window_s`` seconds.
-
-    Args:
-        limit: calls allowed per window.
-        window_s: the window's length.
-        clock: monotonic seconds (tests inject one).
-        sleep: how to wait (tests inject one).
-    """
-
-    def __init__(self, limit: int, window_s: float, *,
-                 clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
-        self.limit, self.window_s = limit, window_s
-        self._clock, self._sleep = clock, sleep
-        self._calls: deque[float] = deque()
-        self._lock = threading.Lock()
-
-    def acquire(self) -> None:
-        """Wait until a call fits in the window, then count it."""
-        while True:
-            with self._lock:
-                now = self._clock()
-                while self._calls and self._calls[0] <= now - self.window_s:
-                    self._calls.popleft()
-                if len(self._calls) < self.limit:
-                    self._calls.append(now)
-                    return
-                wait = self._calls[0] + self.window_s - now
-            self._sleep(max(wait, 0.001))
 
 
 @dataclass
@@ -111,20 +80,30 @@ class HubSpotTransport:
         config: the HubSpot settings.
         clock: wall-clock seconds, for token expiry (tests inject one).
         sleep: how the limiters wait.
+        limits_url: where the rate limits are counted: a Redis URL shared by every worker,
+            or None for this process's memory.
+        limits_prefix: the key prefix in that Redis.
     """
 
     def __init__(self, config: HubSpotConfig, *, clock: Callable[[], float] = time.time,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep, limits_url: str | None = None,
+                 limits_prefix: str = "leadloop") -> None:
         self.config = config
         self.credentials = config.credentials()
         self.stats = CallStats()
         self.daily_remaining: int | None = None
         self.daily_limit: int = config.daily_limit
         self._clock = clock
-        # Windows a little longer than HubSpot's: our clock starts a call before HubSpot's
-        # does, and uneven network delay could otherwise squeeze one call too many in.
-        self._burst = RateLimiter(config.burst_per_10s, 10.0 * _WINDOW_MARGIN, sleep=sleep)
-        self._search = RateLimiter(config.search_per_second, 1.0 * _WINDOW_MARGIN, sleep=sleep)
+        storage = open_storage(limits_url, prefix=limits_prefix)
+        # Limits are HubSpot's per app and account: workers on one account share them.
+        account = account_key(config.base_url, *_identity(self.credentials))
+        # The burst window a little longer than HubSpot's (11 s for 10 s): our clock starts
+        # a call before HubSpot's does, and uneven network delay could otherwise squeeze
+        # one call too many in. Search keeps 1 s (2 s would halve it); a rare 429 is retried.
+        self._burst = CallLimit(storage, config.burst_per_10s, 10.0 * _WINDOW_MARGIN,
+                                "hubspot", account, "burst", sleep=sleep)
+        self._search = CallLimit(storage, config.search_per_second, 1.0,
+                                 "hubspot", account, "search", sleep=sleep)
         self._errors = _api_exception_types()
         self._token_expires = 0.0
         self._token_lock = threading.Lock()
@@ -282,6 +261,12 @@ class HubSpotTransport:
             self._token_expires = self._clock() + float(grant.get("expires_in", 1800))
             for api in self._apis:
                 api.api_client.configuration.access_token = token
+
+
+def _identity(credentials: PrivateAppCredentials | OAuthCredentials) -> tuple[str, ...]:
+    if isinstance(credentials, PrivateAppCredentials):
+        return (credentials.access_token.get_secret_value(),)
+    return (credentials.client_id, credentials.refresh_token.get_secret_value())
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:

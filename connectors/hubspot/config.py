@@ -39,6 +39,10 @@ class OAuthCredentials:
 Credentials = PrivateAppCredentials | OAuthCredentials
 
 
+# HubSpot's search index lags writes by seconds, and its docs say to allow 30 s or more.
+SYNC_LOOKBACK_S = 60
+
+
 class HubSpotConfig(BaseModel):
     """How to reach a HubSpot account and how hard leadloop may use it."""
 
@@ -73,6 +77,9 @@ class HubSpotConfig(BaseModel):
     property_map: dict[str, str] = Field(
         default_factory=dict, description="Lead field -> contact property, overriding the "
         "defaults (see docs/hubspot.md).")
+    archived_scan_hours: float = Field(
+        default=24, ge=0, le=24 * 7, description="An incremental sync lists archived "
+        "contacts (deleted leads) once in each period this long; 0 on every sync.")
     app_secret: SecretStr | None = Field(
         default=None, description="The app's client secret, for webhook v3 signatures.")
 

@@ -30,6 +30,7 @@ from connectors.base import (
 )
 from connectors.errors import ConnectorError
 from connectors.hubspot import outcomes
+from connectors.hubspot.archived import scan_floor
 from connectors.hubspot.client import HubSpotError, HubSpotTransport
 from connectors.hubspot.config import HubSpotConfig
 from connectors.hubspot.properties import (
@@ -82,32 +83,36 @@ class HubSpotConnector:
         config: the HubSpot settings.
         sender: sends approved email (the rep's mailbox or a relay); None refuses sends.
         transport: the HTTP side; built from ``config`` when None (tests inject one).
+        limits_url: where a built transport counts rate limits (Redis; None: in memory).
     """
 
     name = "hubspot"
 
     def __init__(self, config: HubSpotConfig, *, sender: SmtpSender | None = None,
-                 transport: HubSpotTransport | None = None) -> None:
+                 transport: HubSpotTransport | None = None,
+                 limits_url: str | None = None) -> None:
         self.config = config
-        self.transport = transport or HubSpotTransport(config)
+        self.transport = transport or HubSpotTransport(config, limits_url=limits_url)
         self.sender = sender
         self.property_map = {**CONTACT_PROPERTY_MAP, **config.property_map}
         self.skipped: list[SkippedContact] = []
         self._owner_emails: dict[str, str] | None = None
 
     @classmethod
-    def from_config(cls, config: HubSpotConfig, *, smtp: SmtpConfig | None) -> HubSpotConnector:
+    def from_config(cls, config: HubSpotConfig, *, smtp: SmtpConfig | None,
+                    limits_url: str | None = None) -> HubSpotConnector:
         """The connector the settings describe.
 
         Args:
             config: the HubSpot settings.
             smtp: the SMTP settings; when not configured, sending refuses with one line.
+            limits_url: where every worker counts rate limits (Redis; None: in memory).
 
         Raises:
             AuthError: no credentials are configured.
         """
         sender = SmtpSender(smtp) if smtp is not None and smtp.configured else None
-        return cls(config, sender=sender)
+        return cls(config, sender=sender, limits_url=limits_url)
 
     # -- setup ----------------------------------------------------------------------------
 
@@ -178,11 +183,8 @@ class HubSpotConnector:
     def fetch_leads(self, *, since: SyncCursor | None) -> Iterator[RawLead]:
         """Contacts changed at or after a cursor, in (modified_at, crm_id) order.
 
-        With no cursor, a full sync pages through the list endpoint (100 a page), live and
-        archived contacts, and yields them sorted, so a cursor taken from any yielded lead
-        never passes one not yet yielded. With a cursor, search on ``lastmodifieddate``
-        (200 a page) reads what changed, restarting past the 10,000-result cap, and the
-        archived contacts are merged in as deleted.
+        Searched by ``lastmodifieddate`` from the start on a full sync too, so each page is
+        stored as it arrives; archived ones as :func:`connectors.hubspot.archived.scan_floor` says.
 
         Args:
             since: where the last read stopped; leads at its stamp with ids up to
@@ -193,19 +195,17 @@ class HubSpotConnector:
             :func:`connectors.base.parse_lead` to validate). A contact with no usable
             modification stamp is skipped and recorded in :attr:`skipped`.
         """
-        if since is None:
-            leads = [*self._list_contacts(archived=False), *self._list_contacts(archived=True)]
-            leads.sort(key=_position)
-            yield from leads
-            return
-        after = (since.modified_at, since.last_id)
-        archived = sorted((r for r in self._list_contacts(archived=True)
-                           if _position(r) > after), key=_position)
+        after = (since.modified_at, since.last_id) if since is not None else (EPOCH, "")
+        every = self.config.archived_scan_hours
+        floor = scan_floor(since, now=datetime.now(UTC), every_hours=every)
+        archived = [] if floor is None else sorted(
+            (r for r in self._list_contacts(archived=True) if _position(r) > floor),
+            key=_position)
         changed = (self._raw_lead(obj) for obj in self._search_ordered(
             what="search contacts", method=self.transport.contacts_search.do_search,
             stamp_property="lastmodifieddate", since=since,
             properties=self._contact_properties(), filters=[]))
-        live = (r for r in changed if r is not None and _position(r) > after)
+        live = (r for r in changed if r is not None and (since is None or _position(r) > after))
         yield from heapq.merge(live, archived, key=_position)
 
     def _contact_properties(self) -> list[str]:

@@ -127,6 +127,8 @@ class SyncCursor(Base):
     stream: Mapped[str] = mapped_column(String(64), primary_key=True)
     modified_at: Mapped[datetime]
     last_id: Mapped[str] = mapped_column(String(64), default="")
+    # When the last complete read of the stream began (our clock); see leadloop's cursor rule.
+    read_at: Mapped[datetime | None] = mapped_column(default=None)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 

@@ -153,9 +153,9 @@ def test_outbound_message_from_another_org_is_refused(
                            headers={"content-type": "text/xml"})
     assert response.status_code == 401 and "not ours" in response.json()["message"]
     assert crm.sent_emails() == []
-    replayed = client.post("/webhooks/salesforce", content=b"<not-xml",
-                           headers={"content-type": "text/xml"})
-    assert replayed.status_code == 401
+    broken = client.post("/webhooks/salesforce", content=b"<not-xml",
+                         headers={"content-type": "text/xml"})
+    assert broken.status_code == 400  # from no one we can tell: a bad body, not a forgery
 
 
 def test_two_workers_built_by_the_asgi_factory_take_a_signed_hubspot_call_once(
@@ -183,3 +183,37 @@ def test_two_workers_built_by_the_asgi_factory_take_a_signed_hubspot_call_once(
     finally:
         for app in workers:
             app.state.store.close()
+
+
+def _hubspot_call(body: bytes, *, secret: str = APP_SECRET) -> dict[str, str]:
+    stamp = str(_now_ms())
+    signature = sign_v3(secret=secret, method="POST", uri="http://testserver/webhooks/hubspot",
+                        body=body, timestamp=stamp)
+    return {"X-HubSpot-Signature-v3": signature, "X-HubSpot-Request-Timestamp": stamp}
+
+
+@pytest.mark.parametrize("body", [b"not json", b'{"an": "object"}', b"\xff\xfe", b""])
+def test_signed_hubspot_call_with_a_bad_body_is_a_bad_request(
+    client: TestClient, pipeline: Pipeline, crm: SandboxCRM, body: bytes
+) -> None:
+    _approved_draft(pipeline, crm)
+    response = client.post("/webhooks/hubspot", content=body, headers=_hubspot_call(body))
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == "webhook_bad_body"
+    assert crm.sent_emails() == []
+    forged = client.post("/webhooks/hubspot", content=body,
+                         headers=_hubspot_call(body, secret="guessed"))
+    assert forged.status_code == 401 and "signature" in forged.json()["message"]
+
+
+@pytest.mark.parametrize("body", [b"not json", b'["T000001"]', b'{"task_ids": [1]}'])
+def test_signed_flow_call_with_a_bad_body_is_a_bad_request(
+    client: TestClient, pipeline: Pipeline, crm: SandboxCRM, body: bytes
+) -> None:
+    _approved_draft(pipeline, crm)
+    response = client.post("/webhooks/salesforce", content=body, headers=_flow_call(body))
+    assert response.status_code == 400, response.text
+    assert crm.sent_emails() == []
+    forged = client.post("/webhooks/salesforce", content=body,
+                         headers=_flow_call(body, secret="guessed"))
+    assert forged.status_code == 401

@@ -319,7 +319,7 @@ def test_outbound_refusals_record_nothing(
     assert foreign.status_code == 401 and "not ours" in foreign.json()["message"]
     no_id = workers[0].post("/webhooks/salesforce", headers={"content-type": "text/xml"},
                             content=_outbound("<Notification><sObject/></Notification>"))
-    assert no_id.status_code == 401 and "without an Id" in no_id.json()["message"]
+    assert no_id.status_code == 400 and "without an Id" in no_id.json()["message"]
     assert _receipts(store) == 0 and reconciles.calls == 0
     # The genuine message, once it comes, is taken.
     _post_outbound(workers[1], _outbound(_notification("04l5g000001AAA", "00T1")))

@@ -10,7 +10,7 @@ import pytest
 from connectors.base import ProposalKind, ReviewTaskRequest, ScoreWrite, SyncCursor
 from connectors.errors import RateLimitedError
 from connectors.hubspot import HubSpotConnector
-from connectors.hubspot.client import RateLimiter
+from connectors.limits import CallLimit, open_storage
 from connectors.sandbox import SandboxCRM
 from connectors.sandbox.hubspot_face import HubSpotFace, sandbox_id
 from tests.connectors.hubspot.contract import face_config
@@ -134,15 +134,12 @@ def test_daily_budget_guard_stops_before_the_reserve(crm: SandboxCRM) -> None:
 
 
 def test_limiter_keeps_the_burst_within_its_window() -> None:
-    now = [0.0]
-    waits: list[float] = []
-
-    def sleep(seconds: float) -> None:
-        waits.append(seconds)
-        now[0] += seconds
-
-    limiter = RateLimiter(3, 10.0, clock=lambda: now[0], sleep=sleep)
+    started = time.time()
+    limit = CallLimit(open_storage(None), 3, 1.0, "hubspot", "test", "burst")
+    stamps = []
     for _ in range(7):
-        limiter.acquire()
-    assert now[0] == pytest.approx(20.0)  # calls 4-6 wait for the first window, 7 for the next
-    assert len(waits) == 2
+        limit.acquire()
+        stamps.append(time.time() - started)
+    # Calls 4-6 wait for the first window to pass, call 7 for the second.
+    assert stamps[2] < 0.5 and 1.0 <= stamps[3] < 1.5 and stamps[6] >= 2.0
+    assert all(stamps[i + 3] - stamps[i] >= 0.99 for i in range(4))  # never 4 in 1 s
