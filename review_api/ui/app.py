@@ -32,6 +32,10 @@ from review_api.ui.session import (
 PAGE_MODULES: tuple[str, ...] = (
     "review_api.ui.auth",
     "review_api.ui.queue",
+    "review_api.ui.admin_weights",
+    "review_api.ui.admin_policy",
+    "review_api.ui.admin_models",
+    "review_api.ui.funnel",
 )
 STATIC = Path(__file__).with_name("static")
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
