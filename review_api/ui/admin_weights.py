@@ -143,9 +143,7 @@ async def weights_post(visit: VisitDep, now: NowDep) -> Response:
             else:
                 return RedirectResponse(f"{PAGE}?{urlencode({'published': record.version})}",
                                         status_code=303)
-        shown = form.with_blank_rows(1 if action == "add" else 0)
-        if not shown.criteria or any(shown.criteria[-1].values()):
-            shown = shown.with_blank_rows()
+        shown = form.without_blank_rows().with_blank_rows(2 if action == "add" else 1)
         status = 422 if problems else 200
         return render(visit, "admin/weights.html", who=who, status=status, notice="",
                       note=note, **_context(session, files, shown, now=now, problems=problems),

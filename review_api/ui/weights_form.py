@@ -43,6 +43,11 @@ class WeightsForm:
         blank = [dict.fromkeys(ROW_KEYS, "") | {"group": "fit"} for _ in range(criteria)]
         return WeightsForm(self.top, self.approval, self.criteria + blank, self.profiles)
 
+    def without_blank_rows(self) -> WeightsForm:
+        """The same form without the criterion rows nobody filled in."""
+        rows = [row for row in self.criteria if not _is_blank(row)]
+        return WeightsForm(self.top, self.approval, rows, self.profiles)
+
 
 def _text(value: Any) -> str:
     if value is None:

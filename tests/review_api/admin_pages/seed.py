@@ -100,7 +100,11 @@ def seed(store: Store) -> World:
         propose("rejected", "L009", age_hours=26)
         propose("sent", "L021", age_hours=200)
         propose("pending_soon", "L015", age_hours=40, expires_hours=5)
-        propose("pending_later", "L018", age_hours=1, expires_hours=72)
+        later = propose("pending_later", "L018", age_hours=1, expires_hours=72)
+        service.get_or_raise(session=session, proposal_id=later).payload = {
+            **service.get_or_raise(session=session, proposal_id=later).payload,
+            "escalations": [{"action": "escalate", "reason": "the draft has unverified claims",
+                             "rule_line": 4}]}
         propose("hostile", HOSTILE_ID, age_hours=3, expires_hours=2, template=HOSTILE_TEXT,
                 owner=HOSTILE_TEXT)
         session.flush()
