@@ -17,12 +17,11 @@ from sklearn.metrics import roc_auc_score
 from review_api import service
 from review_api.store.db import Store
 from review_api.ui.weights_data import backtest
-from review_api.ui.weights_form import form_from_weights
 from scoring.labels import outcome_of
 from scoring.preview import diff_weights, preview
 from scoring.weights import default_weights_path, load_weights
 from scoring.weights_registry import WeightsRegistry, weights_in_force
-from tests.review_api.admin_pages.seed import HOSTILE_TEXT, NOW, PWNED, csrf_of
+from tests.review_api.admin_pages.seed import HOSTILE_TEXT, NOW, csrf_of
 
 ADMIN_PAGES = ("/ui/admin/weights", "/ui/admin/policy", "/ui/admin/models")
 POSTS = ("/ui/admin/weights", "/ui/admin/weights/preview", "/ui/admin/weights/rollback",
