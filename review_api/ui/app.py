@@ -32,6 +32,7 @@ from review_api.ui.session import (
 PAGE_MODULES: tuple[str, ...] = (
     "review_api.ui.auth",
     "review_api.ui.queue",
+    "review_api.ui.proposal",
 )
 STATIC = Path(__file__).with_name("static")
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
