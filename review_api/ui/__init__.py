@@ -20,7 +20,8 @@ The framework (this package) gives every page module the same pieces:
 
 To add pages: write a module here with ``router = APIRouter(prefix="/ui/...",
 include_in_schema=False)`` and, optionally, ``NAV = [NavLink(label, href, roles)]`` for the
-header (``render.NavLink``; e.g. ``NavLink("Weights", "/ui/admin/weights", (Role.ADMIN,))``); put its templates under ``templates/`` (a subfolder of its own is tidy); then add
+header (``render.NavLink``; e.g. ``NavLink("Weights", "/ui/admin/weights", (Role.ADMIN,))``);
+put its templates under ``templates/`` (a subfolder of its own is tidy); then add
 the module's dotted name to ``PAGE_MODULES`` in ``review_api/ui/app.py``. The header shows
 a module's links only to the roles each ``NavLink`` names. A page handler is as thin as
 an API view::
