@@ -20,7 +20,25 @@ The framework (this package) gives every page module the same pieces:
 
 To add pages: write a module here with ``router = APIRouter(prefix="/ui/...",
 include_in_schema=False)`` and, optionally, ``NAV = [NavLink(label, href, roles)]`` for the
-header; put its templates under ``templates/`` (a subfolder of its own is tidy); then add
+header (``render.NavLink``; e.g. ``NavLink("Weights", "/ui/admin/weights", (Role.ADMIN,))``);
+put its templates under ``templates/`` (a subfolder of its own is tidy); then add
 the module's dotted name to ``PAGE_MODULES`` in ``review_api/ui/app.py``. The header shows
-a module's links only to the roles each ``NavLink`` names.
+a module's links only to the roles each ``NavLink`` names. A page handler is as thin as
+an API view::
+
+    @router.get("/ui/admin/weights")
+    async def weights_page(visit: VisitDep, now: NowDep) -> HTMLResponse:
+        def work(session: Session, who: Principal) -> HTMLResponse:
+            return render(visit, "admin/weights.html", who=who, rows=...)
+        return await visit.run(work, Role.ADMIN)
+
+    @router.post("/ui/admin/weights")
+    async def publish(visit: VisitDep) -> Response:
+        form = await visit.form()  # CSRF checked; form.get("note"), form.getlist("ids")
+        ...
+        return RedirectResponse("/ui/admin/weights", status_code=303)  # post/redirect/get
+
+``tests/review_api/ui/`` shows how to test pages: ``conftest.log_in`` for TestClient tests
+that read the HTML, and ``browser.py`` (one server and one Chromium per module) for the
+browser tests.
 """

@@ -32,6 +32,7 @@ from review_api.ui.session import (
 PAGE_MODULES: tuple[str, ...] = (
     "review_api.ui.auth",
     "review_api.ui.queue",
+    "review_api.ui.proposal",
     "review_api.ui.admin_weights",
     "review_api.ui.admin_policy",
     "review_api.ui.admin_models",

@@ -11,7 +11,7 @@ from starlette.datastructures import ImmutableMultiDict
 
 from review_api import service
 from review_api.errors import BadDecisionError, ReviewError
-from review_api.keys import Principal, Role
+from review_api.keys import ForbiddenError, Principal, Role
 from review_api.schemas import DecisionIn, DecisionOut
 from review_api.ui.queue_rows import flag_count
 from review_api.ui.session import Visit
@@ -61,7 +61,7 @@ async def decide(visit: Visit, *, proposal_id: int, decision: DecisionIn, now: d
     """One decision in one transaction, through the API's path and authority rules."""
     def work(session: Session, who: Principal) -> DecisionOut:
         if not may_decide(who):
-            raise BadDecisionError(f"an {who.role} key reads proposals and decides none")
+            raise ForbiddenError(f"an {who.role} key reads proposals and decides none")
         return decide_as(visit.request, session, proposal_id, decision, who,
                          now, source=SOURCE)
 
@@ -84,7 +84,7 @@ async def bulk_approve(visit: Visit, *, ids: list[int], now: datetime) -> list[R
     for proposal_id in dict.fromkeys(ids):
         def work(session: Session, who: Principal, pid: int = proposal_id) -> DecisionOut:
             if not may_decide(who):
-                raise BadDecisionError(f"an {who.role} key reads proposals and decides none")
+                raise ForbiddenError(f"an {who.role} key reads proposals and decides none")
             proposal = service.get_visible(session=session,
                                            proposal_id=pid, principal=who)
             if proposal.kind != service.DRAFT:

@@ -40,6 +40,11 @@ def lead_text(value: object) -> Markup:
     return Markup("<bdi>") + escape(shown) + Markup("</bdi>")
 
 
+def no_bidi(value: object) -> str:
+    """Text for an edit field: the bidi controls taken out (a field cannot show them)."""
+    return BIDI.sub("", str(value))
+
+
 def when(value: datetime | None) -> str:
     """A time as pages show it."""
     return "—" if value is None else value.strftime("%Y-%m-%d %H:%M UTC")
@@ -64,6 +69,7 @@ ENV = Environment(
 )
 ENV.filters["lead"] = lead_text
 ENV.filters["when"] = when
+ENV.filters["no_bidi"] = no_bidi
 ENV.filters["span"] = span
 
 
