@@ -17,7 +17,7 @@ from scoring.features import build_frames
 from scoring.labels import outcome_of
 from scoring.points import needed_columns, score_frame
 from scoring.preview import Preview, diff_weights, preview
-from scoring.weights import Criterion, Weights
+from scoring.weights import Criterion, Weights, default_weights_path, load_weights
 from scoring.weights_registry import WeightsRegistry, WeightsVersion, weights_in_force
 
 MOVERS = 10
@@ -151,7 +151,12 @@ def history(data_dir: Path) -> list[HistoryRow]:
     seen: set[str] = set()
     for index, record in enumerate(versions):
         if index == 0:
-            changes = ["first published version"]
+            # The first version replaced the shipped defaults: say how it differs from them.
+            shipped = load_weights(default_weights_path())
+            changes = (["the shipped defaults, published as they are"]
+                       if shipped.version == record.version else
+                       ["from the shipped defaults:",
+                        *diff_weights(shipped, load(record.version))])
         else:
             previous = versions[index - 1].version
             changes = (["no change"] if previous == record.version
