@@ -19,9 +19,15 @@ from review_api.app import create_app
 from review_api.store.db import Store
 from scoring.weights_registry import WeightsRegistry
 from tests.review_api.admin_pages.seed import NOW, PWNED, World, seed
-from tests.review_api.ui.browser import AXE, LAPTOP, PHONE, axe_violations, screenshot
+from tests.review_api.ui.browser import (
+    AXE,
+    LAPTOP,
+    PHONE,
+    axe_violations,
+    screenshot,
+    skip_without_browser,
+)
 from tests.review_api.ui.browser import browser as browser  # noqa: PLC0414 - the fixture
-from tests.review_api.ui.browser import skip_without_browser
 
 skip_without_browser()
 PAGES = ("/ui/admin/weights", "/ui/admin/policy", "/ui/admin/models", "/ui/funnel")
