@@ -87,11 +87,17 @@ def test_every_admin_page_needs_a_login_and_an_admin_key(
     assert rep.get("/ui/funnel").status_code == 403
 
 
-def test_a_rep_cannot_publish_roll_back_or_promote(rep: TestClient, data_dir: Path) -> None:
+def test_a_rep_cannot_publish_roll_back_or_promote(rep: TestClient, admin: TestClient,
+                                                    data_dir: Path) -> None:
     token = csrf_of(rep.get("/ui/").text)
+    # A whole, valid editor form: only the key's role stands between it and publishing.
+    fields = [(k, token if k == "csrf" else v)
+              for k, v in form_fields(admin.get("/ui/admin/weights").text)]
+    answer = send(rep, "/ui/admin/weights", edited(fields, action="publish", note="mine",
+                                                   tier_A="75"), follow_redirects=False)
+    assert answer.status_code == 403 and "needs an admin key" in answer.text
     for path in POSTS:
-        answer = rep.post(path, data={"csrf": token, "action": "publish", "note": "x",
-                                      "name": "mine", "version": "w-1"})
+        answer = send(rep, path, edited(fields, version="w-1", rules="escalate when x"))
         assert answer.status_code == 403, path
     assert WeightsRegistry(data_dir).versions() == []
 
