@@ -10,6 +10,7 @@ from leadloop.settings import load_settings
 from leadloop.wiring import build_pipeline, open_store, webhook_runner
 from review_api.admin import AdminFiles
 from review_api.app import create_app
+from review_api.ui.session import load_or_create_secret
 from review_api.webhooks import Webhooks
 
 
@@ -26,4 +27,5 @@ def create() -> FastAPI:
                        product_facts_file=settings.product_facts_path,
                        templates_file=settings.templates_path)
     return create_app(pipeline.store, webhooks=hooks, admin_files=files,
-                      concurrency=settings.api_concurrency)
+                      concurrency=settings.api_concurrency,
+                      ui_secret=load_or_create_secret(settings.data_dir / "ui_session.key"))

@@ -26,6 +26,7 @@ from review_api.admin import router as admin_router
 from review_api.errors import ReviewError
 from review_api.metrics import ApiMetrics
 from review_api.store.db import Store
+from review_api.ui.app import mount as mount_pages
 from review_api.views import router, webhook_router
 from review_api.webhooks import Webhooks
 from scoring.errors import ScoringError
@@ -130,11 +131,12 @@ def _methods_for(app: FastAPI, scope: Scope) -> set[str]:
 def create_app(
     store: Store, *, clock: Callable[[], datetime] | None = None,
     webhooks: Webhooks | None = None, admin_files: AdminFiles | None = None,
-    concurrency: int | None = None,
+    concurrency: int | None = None, ui_secret: str | None = None,
 ) -> FastAPI:
     """The review API over ``store``; ``webhooks`` enables the CRM webhook routes and
     ``admin_files`` the weights and rules routes. ``concurrency`` caps the requests worked on
-    at once; more wait their turn in the event loop."""
+    at once; more wait their turn in the event loop. ``ui_secret`` signs the pages' session
+    cookies (shared by every worker; a random one per process when None)."""
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -225,4 +227,5 @@ def create_app(
                              "message": str(exc.detail)}, status_code=exc.status_code,
                             headers=headers)
 
+    mount_pages(app, secret=ui_secret)  # after the handlers above: it defers to them off /ui
     return app

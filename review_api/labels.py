@@ -56,7 +56,7 @@ LABEL_COLUMNS: dict[str, str] = {
     "reason": "the rep's reason, for rejections",
     "decided_by": "who decided",
     "decided_at": "when (UTC)",
-    "source": "crm (decided in the CRM) or api",
+    "source": "crm (decided in the CRM), api, or ui (the review pages)",
     "risk_flags": "the guardrails' risk codes on the draft, comma-separated (pricing, ...)",
     "outcome": "what became of the sent email: replied, bounced, unsubscribed, "
                "meeting_booked, converted, no_reply (after N days); empty until known",

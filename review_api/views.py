@@ -148,20 +148,22 @@ async def get_proposal(proposal_id: ProposalId, caller: ReaderDep) -> ProposalDe
     return await caller.run(work)
 
 
-def _decide(request: Request, session: Session, proposal_id: int, decision: DecisionIn,
-            who: Principal, now: datetime) -> DecisionOut:
+def decide_as(request: Request, session: Session, proposal_id: int, decision: DecisionIn,
+              who: Principal, now: datetime, source: str = "api") -> DecisionOut:
+    """``who`` decides a proposal through service.decide (the API's and the pages' one path);
+    a refusal is kept in the audit trail even though the request's transaction rolls back."""
     proposal = service.get_visible(session=session, proposal_id=proposal_id, principal=who)
     decision = decision.model_copy(update={"decided_by": who.actor})
     decider = Decider(owner_id=who.owner_id, admin=who.role is Role.ADMIN)
     try:
         label = service.decide(session=session, proposal=proposal, decision=decision,
-                               source="api", now=now, decider=decider)
+                               source=source, now=now, decider=decider)
     except NotEntitledError as exc:
         # The request's transaction rolls back; the refusal is kept in one of its own.
         with get_store(request).session() as own:
             service.audit(session=own, proposal_id=proposal_id, event="decision_refused",
                           actor=who.actor, at=now,
-                          detail={"source": "api", "decision": decision.decision,
+                          detail={"source": source, "decision": decision.decision,
                                   "reason": str(exc), "must_decide": exc.must_decide})
         raise
     api_metrics = request.app.state.metrics
@@ -175,7 +177,7 @@ async def decide(proposal_id: ProposalId, decision: DecisionIn, request: Request
                  caller: DeciderDep, now: NowDep) -> DecisionOut:
     """Approve (optionally with an edited text or score) or reject with a reason."""
     return await caller.run(
-        lambda session, who: _decide(request, session, proposal_id, decision, who, now))
+        lambda session, who: decide_as(request, session, proposal_id, decision, who, now))
 
 
 class SnoozeIn(BaseModel):
@@ -237,7 +239,7 @@ async def bulk_decide(body: BulkIn, request: Request, caller: DeciderDep,
             decision = DecisionIn.model_validate(item.model_dump(exclude={"proposal_id"}))
             try:
                 with store.session() as session:  # each item commits or fails alone
-                    label = _decide(request, session, item.proposal_id, decision, who, now)
+                    label = decide_as(request, session, item.proposal_id, decision, who, now)
                 receipts.append(Receipt(proposal_id=item.proposal_id, ok=True, decision=label))
             except ReviewError as exc:
                 receipts.append(Receipt(proposal_id=item.proposal_id, ok=False, code=exc.code,

@@ -90,6 +90,33 @@ class WeightsRegistry:
         temporary.replace(self.folder / "index.json")
         return record
 
+    def restore(self, version: str, *, author: str, note: str) -> WeightsVersion:
+        """Put a published version back in force (a rollback), recorded as a new entry.
+
+        Args:
+            version: a published version.
+            author: who restores it.
+            note: why.
+
+        Returns:
+            The new entry; its file is the version's own, kept byte for byte.
+
+        Raises:
+            RegistryError: no such version.
+        """
+        index = self._index()
+        entry = next((e for e in index if e["version"] == version), None)
+        if entry is None:
+            raise RegistryError(f"no published weights version '{version}'")
+        record = WeightsVersion(version=version, author=author,
+                                published_at=_now().isoformat(timespec="seconds"),
+                                note=note, file=entry["file"])
+        index.append({name: getattr(record, name) for name in WeightsVersion.__slots__})
+        temporary = self.folder / "index.tmp"
+        temporary.write_text(json.dumps(index, indent=2), "utf-8")
+        temporary.replace(self.folder / "index.json")
+        return record
+
     def versions(self) -> list[WeightsVersion]:
         """Every published version, oldest first."""
         return [WeightsVersion(**entry) for entry in self._index()]
