@@ -55,9 +55,10 @@ from review_api.store.models import (
     Score,
     SyncRun,
     SyncSkip,
+    subscores_sql,
+    subscores_text,
 )
 from review_api.store.models import SyncCursor as CursorRow
-from review_api.store.models import subscores_sql, subscores_text
 from review_api.taskbody import render_draft_notes, render_score_task
 from review_api.workflow import ProposalState
 from scoring import LeadScore, Weights, score_leads

@@ -375,7 +375,8 @@ def audit_chain(*, session: Session, proposal: Proposal) -> dict[str, Any]:
         "score": None if score is None else {
             "score": score.score, "tier": score.tier, "factors": score.factors,
             "fit_score": score.fit_score, "engagement_score": score.engagement_score,
-            "grade": score.grade, "weights_version": score.weights_version, "model_version": score.model_version,
+            "grade": score.grade, "weights_version": score.weights_version,
+            "model_version": score.model_version,
             "scored_at": score.scored_at,
         },
         "events": [{"at": e.at, "event": e.event, "actor": e.actor, "detail": e.detail}

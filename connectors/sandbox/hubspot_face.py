@@ -556,8 +556,8 @@ class HubSpotFace:
                 continue
             writes.append((ident, ScoreWrite(
                 lead_id, score, str(props.get("leadloop_tier")),
-                _number(props.get("leadloop_fit_score")),
-                _number(props.get("leadloop_engagement_score")),
+                _whole_or_none(props.get("leadloop_fit_score")),
+                _whole_or_none(props.get("leadloop_engagement_score")),
                 None if props.get("leadloop_grade") is None else str(props["leadloop_grade"]))))
         outcomes = self.crm.set_scores([w for _, w in writes])
         results = []
@@ -1208,7 +1208,7 @@ _SCORE_PROPERTIES = {"leadloop_score", "leadloop_tier", "leadloop_fit_score",
                      "leadloop_engagement_score", "leadloop_grade"}
 
 
-def _number(value: Any) -> int | None:
+def _whole_or_none(value: Any) -> int | None:
     """A number property as HubSpot sends it (text), as a whole number; None when empty."""
     try:
         return None if value in (None, "") else int(float(value))

@@ -149,7 +149,8 @@ def test_grid_thresholds_come_from_the_weights_file() -> None:
 
 
 def test_a_file_without_a_grid_keeps_its_version() -> None:
-    without = parse_weights(BASE.split("[grid]")[0] + "[[criteria]]" + BASE.split("[[criteria]]")[1])
+    head, tail = BASE.split("[grid]")[0], BASE.split("[[criteria]]")[1]
+    without = parse_weights(head + "[[criteria]]" + tail)
     explicit = parse_weights(BASE.replace("fit_A = 50", "fit_A = 40")
                              .replace("engagement_1 = 40", "engagement_1 = 35")
                              .replace("engagement_2 = 15", "engagement_2 = 10"))
