@@ -95,8 +95,8 @@ def encode(model: LeadModel, rows: Sequence[Mapping[str, Any]]) -> np.ndarray | 
                 parts.append(np.array([shares.get(_text(v) or _MISSING, 0.0) for v in values],
                                       dtype=float)[:, None])
         else:
-            texts = [_text(v) or "" for v in values]
-            parts.append(features.words_[name].transform(texts).toarray().astype(float))
+            words = [_text(v) or "" for v in values]
+            parts.append(features.words_[name].transform(words).toarray().astype(float))
     if not parts:
         return np.zeros((len(rows), 0))
     return np.hstack(parts)
@@ -146,4 +146,4 @@ def _number(value: Any) -> float:
 def _shown_one(value: Any) -> str:
     # True/false reach the model as numbers (1/0), and are shown as the frame path shows them.
     plain = float(value) if isinstance(value, bool) else value
-    return _shown(np.array([plain], dtype=object))[0]  # type: ignore[arg-type]
+    return _shown(np.array([plain], dtype=object))[0]

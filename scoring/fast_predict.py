@@ -99,7 +99,8 @@ def _calibrate(calibrator: Any, raw: np.ndarray) -> np.ndarray:
     if (thresholds is not None and getattr(calibrator, "out_of_bounds", None) == "clip"
             and len(thresholds) > 1):
         clipped = np.clip(raw, calibrator.X_min_, calibrator.X_max_)
-        return np.interp(clipped, thresholds, calibrator.y_thresholds_).astype(np.float64)
+        chance: np.ndarray = np.interp(clipped, thresholds, calibrator.y_thresholds_)
+        return chance.astype(np.float64)
     return np.asarray(calibrator.predict(raw), dtype=np.float64)
 
 
