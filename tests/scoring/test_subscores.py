@@ -173,3 +173,15 @@ def test_bad_grid_values_give_one_clear_line(old: str, new: str, key: str, line:
     assert "\n" not in message
     assert message.startswith(f"weights.toml, line {line}, {key}: "), message
     assert words in message
+
+
+def test_a_grid_change_is_described_in_words() -> None:
+    from scoring.preview import diff_weights
+
+    old = parse_weights(BASE)
+    new = parse_weights(BASE.replace("fit_A = 50", "fit_A = 60")
+                        .replace("engagement_2 = 15", "engagement_2 = 12"))
+    assert diff_weights(old, new) == [
+        "fit letter A now starts at fit sub-score 60 instead of 50",
+        "engagement number 2 now starts at engagement sub-score 12 instead of 15",
+    ]
