@@ -163,6 +163,7 @@ def naive_score_leads(
     results = []
     for lead in leads:
         total = weights.base
+        groups = {"fit": 0, "engagement": 0}
         factors = []
         for index in order:
             criterion = weights.criteria[index]
@@ -172,14 +173,17 @@ def naive_score_leads(
                 fired, value = _naive_field(criterion, lead)
             if fired:
                 total += criterion.points
+                groups[criterion.group] += criterion.points
                 if criterion.points:
                     label = _naive_label(criterion, value)
                     factors.append(Factor(label, criterion.points, criterion.group))
         score = min(100, max(0, total))
+        fit, engagement = (min(100, max(0, groups[g])) for g in ("fit", "engagement"))
         results.append(
             LeadScore(
                 str(lead["crm_id"]), score, weights.tier_for(score), tuple(factors), version,
-                points_score=score,
+                points_score=score, fit_score=fit, engagement_score=engagement,
+                grade=weights.grid.grade(fit, engagement),
             )
         )
     return results

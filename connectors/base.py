@@ -323,11 +323,15 @@ class TaskUpdate:
 
 @dataclass(frozen=True, slots=True)
 class ScoreWrite:
-    """A score and tier to write onto a lead's record."""
+    """A score and tier to write onto a lead's record, with the fit and engagement
+    sub-scores and the grade (e.g. "A1") when known (None: leave those fields alone)."""
 
     lead_crm_id: str
     score: int
     tier: str
+    fit_score: int | None = None
+    engagement_score: int | None = None
+    grade: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,6 +60,8 @@ from review_api.store.models import (
     Score,
     SyncRun,
     SyncSkip,
+    subscores_sql,
+    subscores_text,
 )
 from review_api.taskbody import render_draft_notes, render_score_task
 from review_api.workflow import ProposalState
@@ -332,13 +334,16 @@ class Pipeline:
                     if previous is None or (
                         previous.score, previous.tier, previous.snapshot_id,
                         previous.weights_version, previous.model_version,
+                        previous.fit_score, previous.engagement_score, previous.grade,
                     ) != (result.score, result.tier, snap.id, result.weights_version,
-                          result.model_version):
+                          result.model_version, result.fit_score, result.engagement_score,
+                          result.grade):
                         changed.append((result, Score(
                             crm_id=result.crm_id, snapshot_id=snap.id, score=result.score,
                             tier=result.tier, factors=_factors(result),
                             weights_version=result.weights_version,
-                            model_version=result.model_version,
+                            model_version=result.model_version, fit_score=result.fit_score,
+                            engagement_score=result.engagement_score, grade=result.grade,
                         )))
                 session.add_all([row for _, row in changed])
                 session.flush()  # one multi-row INSERT, and every new score has its id
@@ -356,20 +361,26 @@ class Pipeline:
         """Write every effective score the CRM does not show yet; returns (written, errors)."""
         written, errors = 0, []
         with self.store.session() as session:
+            # A lead scored before sub-scores existed gets them at its next push.
             stale = session.execute(
-                select(Lead.crm_id, Lead.effective_score, Lead.effective_tier).where(
+                select(Lead.crm_id, Lead.effective_score, Lead.effective_tier, Lead.fit_score,
+                       Lead.engagement_score, Lead.grade).where(
                     Lead.deleted.is_(False), Lead.effective_score.is_not(None),
-                    (Lead.crm_score.is_(None)) | (Lead.crm_score != Lead.effective_score),
+                    (Lead.crm_score.is_(None)) | (Lead.crm_score != Lead.effective_score)
+                    | Lead.crm_subscores.is_distinct_from(subscores_sql()),
                 ).order_by(Lead.crm_id)
             ).all()
         for batch in batched(stale, BATCH):
             outcomes = self.connector.write_scores(
-                [ScoreWrite(row.crm_id, int(row.effective_score), str(row.effective_tier))
-                 for row in batch])
+                [ScoreWrite(row.crm_id, int(row.effective_score), str(row.effective_tier),
+                            row.fit_score, row.engagement_score, row.grade) for row in batch])
             with self.store.session() as session:
                 for row, outcome in zip(batch, outcomes, strict=True):
                     if outcome.ok:
-                        session.get_one(Lead, row.crm_id).crm_score = row.effective_score
+                        lead_row = session.get_one(Lead, row.crm_id)
+                        lead_row.crm_score = row.effective_score
+                        lead_row.crm_subscores = subscores_text(
+                            row.fit_score, row.engagement_score, row.grade)
                         written += 1
                     else:
                         errors.append(f"{outcome.crm_id}: {outcome.error}")
@@ -389,6 +400,8 @@ class Pipeline:
         if not weights.needs_approval(old_tier, result.tier):
             _supersede(session, pending, now)
             lead.effective_score, lead.effective_tier = result.score, result.tier
+            lead.fit_score, lead.engagement_score = result.fit_score, result.engagement_score
+            lead.grade = result.grade
             return
         if any(p.payload["new_tier"] == result.tier for p in pending):
             return
@@ -400,10 +413,13 @@ class Pipeline:
             "new_score": result.score, "new_tier": result.tier, "factors": factors,
             "tier_thresholds": weights.tier_thresholds(),
             "points_score": result.points_score, "probability": result.probability,
+            "fit_score": result.fit_score, "engagement_score": result.engagement_score,
+            "grade": result.grade,
             "subject": f"Score change to review: {old_tier} -> {result.tier}",
             "description": render_score_task(
                 old_score=lead.effective_score, old_tier=old_tier, new_score=result.score,
-                new_tier=result.tier, factors=factors, proposal_key=key),
+                new_tier=result.tier, factors=factors, proposal_key=key,
+                subscores=(result.fit_score, result.engagement_score, result.grade)),
         }
         service.create_proposal(
             session=session, key=key, kind=service.SCORE_OVERRIDE, crm_id=lead.crm_id,
@@ -486,13 +502,16 @@ class Pipeline:
             "facts_used": list(draft.facts_used), "template_id": draft.template_id,
             "fallback_reason": draft.fallback_reason, "factors": factors,
             "score": lead.effective_score, "tier": lead.effective_tier,
+            "fit_score": lead.fit_score, "engagement_score": lead.engagement_score,
+            "grade": lead.grade,
             "confidence": draft.confidence, "applied_rules": list(draft.applied_rules),
             "review": review.to_dict(), "flags": flags,
             "escalations": [{"action": e.action, "reason": e.reason, "rule_line": e.rule_line}
                             for e in escalations],
             "description": render_draft_notes(
                 score=lead.effective_score, tier=lead.effective_tier, factors=factors,
-                flags=flags, proposal_key=key),
+                flags=flags, proposal_key=key,
+                subscores=(lead.fit_score, lead.engagement_score, lead.grade)),
         }
         proposal, _ = service.create_proposal(
             session=session, key=key, kind=service.DRAFT, crm_id=lead.crm_id,
@@ -669,7 +688,8 @@ class _Recorded:
 def _factors(result: LeadScore) -> dict[str, Any]:
     return {
         "points_score": result.points_score, "probability": result.probability,
-        "profile": result.profile,
+        "profile": result.profile, "fit_score": result.fit_score,
+        "engagement_score": result.engagement_score, "grade": result.grade,
         "items": [{"label": str(f), "points": f.points, "group": f.group}
                   for f in result.factors],
         # Engagement reasons without their points read as recent activity in a draft.

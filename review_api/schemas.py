@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
 MAX_FINAL_TEXT = 20_000
 
@@ -97,6 +97,27 @@ class ProposalOut(BaseModel):
     assignee_id: str | None = None
     approver_id: str | None = None
     version: int
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def fit_score(self) -> int | None:
+        """The lead's fit sub-score (0-100) the proposal was made with."""
+        value = self.payload.get("fit_score")
+        return value if isinstance(value, int) else None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def engagement_score(self) -> int | None:
+        """The lead's engagement sub-score (0-100) the proposal was made with."""
+        value = self.payload.get("engagement_score")
+        return value if isinstance(value, int) else None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def grade(self) -> str | None:
+        """The lead's fit x engagement grade, e.g. "A1"."""
+        value = self.payload.get("grade")
+        return value if isinstance(value, str) else None
 
 
 class PlannedSendOut(BaseModel):

@@ -231,7 +231,7 @@ def decide(
         _enqueue(session=session, proposal=proposal, email=email)
     if new_score is not None:
         _apply_score(session=session, crm_id=proposal.crm_id, score=new_score[0],
-                     tier=new_score[1])
+                     tier=new_score[1], payload=proposal.payload)
     session.execute(_INSERT_AUDIT, {
         "proposal_id": proposal.id, "event": f"decision_{label.decision}",
         "actor": decision.decided_by or "unknown", "at": now,
@@ -285,11 +285,17 @@ def tier_for(score: int, thresholds: dict[str, int]) -> str:
     return "D"
 
 
-def _apply_score(*, session: Session, crm_id: str, score: int, tier: str) -> None:
+def _apply_score(
+    *, session: Session, crm_id: str, score: int, tier: str, payload: dict[str, Any]
+) -> None:
     lead = session.get(Lead, crm_id)
     if lead is not None:
         lead.effective_score = score
         lead.effective_tier = tier
+        if payload.get("grade") is not None:  # overrides proposed before sub-scores have none
+            lead.fit_score = payload.get("fit_score")
+            lead.engagement_score = payload.get("engagement_score")
+            lead.grade = payload["grade"]
 
 
 def _enqueue(*, session: Session, proposal: Proposal, email: EmailText) -> None:
@@ -368,7 +374,9 @@ def audit_chain(*, session: Session, proposal: Proposal) -> dict[str, Any]:
         "lead_snapshot": snapshot.payload if snapshot else None,
         "score": None if score is None else {
             "score": score.score, "tier": score.tier, "factors": score.factors,
-            "weights_version": score.weights_version, "model_version": score.model_version,
+            "fit_score": score.fit_score, "engagement_score": score.engagement_score,
+            "grade": score.grade, "weights_version": score.weights_version,
+            "model_version": score.model_version,
             "scored_at": score.scored_at,
         },
         "events": [{"at": e.at, "event": e.event, "actor": e.actor, "detail": e.detail}

@@ -28,6 +28,17 @@ class EmailText:
         return f"{SUBJECT_PREFIX} {self.subject}\n\n{self.body}"
 
 
+SubScores = tuple[int | None, int | None, str | None]
+"""A lead's fit sub-score, engagement sub-score and grade (None while unknown)."""
+
+
+def _subscores_line(subscores: SubScores) -> list[str]:
+    fit, engagement, grade = subscores
+    if fit is None or engagement is None or grade is None:
+        return []
+    return [f"Fit {fit}, engagement {engagement} (grade {grade})."]
+
+
 def render_draft_notes(
     *,
     score: int | None,
@@ -35,11 +46,13 @@ def render_draft_notes(
     factors: Sequence[str],
     flags: Sequence[str] = (),
     proposal_key: str,
+    subscores: SubScores = (None, None, None),
 ) -> str:
     """The notes of a draft review task: everything the rep reads that is not the email."""
     notes = []
     if score is not None:
         notes.append(f"Score {score} (tier {tier}).")
+    notes.extend(_subscores_line(subscores))
     if factors:
         notes.append("Why: " + "; ".join(factors[:5]))
     if flags:  # unverified claims, risk flags, injection attempts, escalations
@@ -63,11 +76,13 @@ def render_score_task(
     new_tier: str,
     factors: Sequence[str],
     proposal_key: str,
+    subscores: SubScores = (None, None, None),
 ) -> str:
     """The notes of a score override review task."""
     was = f"{old_score} (tier {old_tier})" if old_score is not None else "no score"
     lines = [
         f"leadloop proposes score {new_score} (tier {new_tier}); the lead now has {was}.",
+        *_subscores_line(subscores),
         "Why: " + ("; ".join(factors[:5]) if factors else "no criteria fired"),
         "Approve: mark the task Completed (set Final Score to use your own score).",
         "Reject: set Decision to Rejected, with a reason; the current score stays.",

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from scoring.fast_encode import few_contributions, few_values
 from scoring.features import build_frames, few_leads_frame
 from scoring.model import Contribution, LeadModel
 from scoring.points import (
@@ -103,10 +104,14 @@ def score_leads_blended(
                                                                              now=now)]
     assert model is not None
     records = leads if isinstance(leads, list) else list(leads)
+    fast = None
     if len(records) <= FEW_LEADS:
-        # A webhook's rescore: read the one lead without building frames.
+        # A webhook's rescore: read the one lead without building frames or running pandas.
         points = score_few(records, weights, now=now)
-        model_input = few_leads_frame(records, now=now, columns=MODEL_FIELDS_FROM_LEADS)
+        rows = few_values(records, now=now, columns=MODEL_FIELDS_FROM_LEADS)
+        fast = few_contributions(model.model, rows, top=top_model_factors)
+        if fast is None:
+            model_input = few_leads_frame(records, now=now, columns=MODEL_FIELDS_FROM_LEADS)
     else:
         fields, _ = needed_columns(weights)
         frames = build_frames(
@@ -114,8 +119,10 @@ def score_leads_blended(
         )
         points = score_frame(frames, weights)
         model_input = frames.leads[list(MODEL_FIELDS_FROM_LEADS)].copy()
-    model_input["email_opt_out"] = model_input["email_opt_out"].astype("Float64")
-    probability, contributions = model.model.contributions(model_input, top=top_model_factors)
+    if fast is None:
+        model_input["email_opt_out"] = model_input["email_opt_out"].astype("Float64")
+        fast = model.model.contributions(model_input, top=top_model_factors)
+    probability, contributions = fast
     final = np.rint((1.0 - blend) * np.array([r.score for r in points]) + blend * 100.0
                     * probability).astype(np.int64)
     final = np.clip(final, 0, 100)

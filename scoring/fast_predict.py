@@ -85,11 +85,23 @@ def calibrated_positive(calibrated: Any, numeric: np.ndarray) -> np.ndarray:
         raw = np.full(len(numeric), fold.baseline)
         for predictor in fold.predictors:
             raw += predictor.predict(encoded, fold.bitsets, fold.feature_map, 1)
-        chance = np.asarray(fold.calibrator.predict(raw), dtype=np.float64)
+        chance = _calibrate(fold.calibrator, raw)
         chance[(chance > 1.0) & (chance <= 1.0 + 1e-5)] = 1.0
         total += chance
     positive: np.ndarray = total / len(compiled.folds)
     return positive
+
+
+def _calibrate(calibrator: Any, raw: np.ndarray) -> np.ndarray:
+    """``calibrator.predict(raw)``; an isotonic one by interpolating its thresholds directly
+    (its own predict re-validates the input, which costs more than the interpolation)."""
+    thresholds = getattr(calibrator, "X_thresholds_", None)
+    if (thresholds is not None and getattr(calibrator, "out_of_bounds", None) == "clip"
+            and len(thresholds) > 1):
+        clipped = np.clip(raw, calibrator.X_min_, calibrator.X_max_)
+        chance: np.ndarray = np.interp(clipped, thresholds, calibrator.y_thresholds_)
+        return chance.astype(np.float64)
+    return np.asarray(calibrator.predict(raw), dtype=np.float64)
 
 
 def _compile(calibrated: Any) -> _Calibrated | None:

@@ -29,6 +29,7 @@ from scoring.features import (
     paused_gc,
     wanted_columns,
 )
+from scoring.grid import sub_score
 from scoring.weights import Criterion, Weights
 
 _MAX_VALUE_CHARS = 40
@@ -74,6 +75,9 @@ class LeadScore:
         probability: the model's calibrated probability of conversion, None without model.
         model_version: the model version that took part, None when none did.
         model_note: why no model took part (e.g. too few labels), empty when one did.
+        fit_score: the fit sub-score, 0-100 (see :mod:`scoring.grid`).
+        engagement_score: the engagement sub-score, 0-100.
+        grade: the fit letter and engagement number on the weights' grid, e.g. "A1".
     """
 
     crm_id: str
@@ -86,6 +90,9 @@ class LeadScore:
     probability: float | None = None
     model_version: str | None = None
     model_note: str = ""
+    fit_score: int | None = None
+    engagement_score: int | None = None
+    grade: str | None = None
 
 
 def score_leads(
@@ -195,7 +202,7 @@ def _score_profile(
 ) -> list[LeadScore]:
     n = len(frames.leads)
     gains = {"fit": np.zeros(n, dtype=np.int64), "engagement": np.zeros(n, dtype=np.int64)}
-    losses = np.zeros(n, dtype=np.int64)
+    losses = {"fit": np.zeros(n, dtype=np.int64), "engagement": np.zeros(n, dtype=np.int64)}
     with paused_gc():
         reasons: list[list[Factor]] = [[] for _ in range(n)]
     columns = _Columns(frames)
@@ -218,11 +225,14 @@ def _score_profile(
         if criterion.points > 0:
             gains[criterion.group][positions] += points
         else:
-            losses[positions] += points
+            losses[criterion.group][positions] += points
         for position, factor in zip(positions.tolist(), factors.tolist(), strict=True):
             reasons[position].append(factor)
-    gained = _apply_caps(weights, gains, reasons)
-    scores = np.clip(weights.base + gained + losses, 0, 100)
+    gained, capped = _apply_caps(weights, gains, reasons)
+    scores = np.clip(weights.base + gained + losses["fit"] + losses["engagement"], 0, 100)
+    fit = np.clip(capped["fit"] + losses["fit"], 0, 100)
+    engagement = np.clip(capped["engagement"] + losses["engagement"], 0, 100)
+    grades = weights.grid.grades(fit, engagement)
     if half_life is not None or weights.caps.is_set():
         # Decay and caps change effects lead by lead; a stable sort keeps file order on ties.
         for lead_reasons in reasons:
@@ -235,17 +245,12 @@ def _score_profile(
     )
     crm_ids: list[str] = frames.leads.index.tolist()
     with paused_gc():
-        if profile is None:
-            return [
-                LeadScore(crm_id, score, tier, tuple(factors), version, None, score)
-                for crm_id, score, tier, factors in zip(
-                    crm_ids, scores.tolist(), tiers.tolist(), reasons, strict=True
-                )
-            ]
         return [
-            LeadScore(crm_id, score, tier, tuple(factors), version, profile, score)
-            for crm_id, score, tier, factors in zip(
-                crm_ids, scores.tolist(), tiers.tolist(), reasons, strict=True
+            LeadScore(crm_id, score, tier, tuple(factors), version, profile, score, None, None,
+                      "", fit_score, engagement_score, grade)
+            for crm_id, score, tier, factors, fit_score, engagement_score, grade in zip(
+                crm_ids, scores.tolist(), tiers.tolist(), reasons, fit.tolist(),
+                engagement.tolist(), grades.tolist(), strict=True
             )
         ]
 
@@ -256,8 +261,9 @@ def _effect(factor: Factor) -> int:
 
 def _apply_caps(
     weights: Weights, gains: dict[str, np.ndarray], reasons: list[list[Factor]]
-) -> np.ndarray:
-    """Positive points per lead after the group and total caps; a cap that bites is a reason."""
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Positive points per lead after the group and total caps, and each group's after its
+    own cap; a cap that bites is a reason."""
     caps = weights.caps
     capped: dict[str, np.ndarray] = {}
     for group, cap in (("fit", caps.fit), ("engagement", caps.engagement)):
@@ -267,10 +273,10 @@ def _apply_caps(
                          reasons)
     total: np.ndarray = capped["fit"] + capped["engagement"]
     if caps.total is None:
-        return total
+        return total, capped
     limited: np.ndarray = np.minimum(total, caps.total)
     _cap_reasons(total - limited, f"points capped at {caps.total} in total", "total", reasons)
-    return limited
+    return limited, capped
 
 
 def _cap_reasons(excess: np.ndarray, label: str, group: str, reasons: list[list[Factor]]) -> None:
@@ -721,7 +727,7 @@ def _score_one(
     lead: LeadValues, weights: Weights, *, version: str, profile: str | None
 ) -> LeadScore:
     gains = {"fit": 0, "engagement": 0}
-    losses = 0
+    losses = {"fit": 0, "engagement": 0}
     reasons: list[Factor] = []
     half_life = weights.decay.half_life_days
     order = sorted(
@@ -741,7 +747,7 @@ def _score_one(
         if criterion.points > 0:
             gains[criterion.group] += points
         else:
-            losses += points
+            losses[criterion.group] += points
         reasons.append(factor)
     caps = weights.caps
     capped = {}
@@ -756,8 +762,11 @@ def _score_one(
         reasons.append(Factor(f"points capped at {caps.total} in total",
                               caps.total - gained, "total"))
         gained = caps.total
-    score = min(100, max(0, weights.base + gained + losses))
+    score = min(100, max(0, weights.base + gained + losses["fit"] + losses["engagement"]))
     if half_life is not None or caps.is_set():
         reasons.sort(key=_effect)
+    fit = sub_score(capped["fit"] + losses["fit"])
+    engagement = sub_score(capped["engagement"] + losses["engagement"])
     return LeadScore(lead.crm_id, score, weights.tier_for(score), tuple(reasons), version,
-                     profile, score)
+                     profile, score, None, None, "", fit, engagement,
+                     weights.grid.grade(fit, engagement))

@@ -71,6 +71,13 @@ def diff_weights(old: Weights, new: Weights) -> list[str]:
         else:
             lines.append(f"engagement points now halve every {new.decay.half_life_days:g} days"
                          " since the latest matching event")
+    for key in ("fit_A", "fit_B", "engagement_1", "engagement_2"):
+        before, after = getattr(old.grid, key), getattr(new.grid, key)
+        if before != after:
+            group, band = key.split("_")
+            what = "fit letter" if group == "fit" else "engagement number"
+            lines.append(f"{what} {band} now starts at {group} sub-score {after} "
+                         f"instead of {before}")
     lines.extend(_criteria_diff(old.criteria, new.criteria, where=""))
     old_profiles = {profile.name: profile for profile in old.profiles}
     new_profiles = {profile.name: profile for profile in new.profiles}

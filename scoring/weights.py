@@ -38,6 +38,7 @@ from pydantic_core import PydanticCustomError
 
 from scoring.errors import WeightsError, WeightsProblem
 from scoring.features import FIELD_KINDS, FieldKind
+from scoring.grid import Grid
 
 TIERS: tuple[str, ...] = ("A", "B", "C", "D")
 """Tier names from best to worst; D is everything below the C threshold."""
@@ -338,6 +339,7 @@ class Weights(_Strict):
     decay: Decay = Decay()
     criteria: tuple[Criterion, ...] = Field(min_length=1, max_length=500)
     profiles: tuple[Profile, ...] = Field(default=(), max_length=50)
+    grid: Grid = Grid()  # the fit x engagement grade thresholds (scoring/grid.py)
 
     @model_validator(mode="after")
     def _unique_profiles(self) -> Weights:
@@ -378,6 +380,7 @@ class Weights(_Strict):
                     caps=profile.caps or self.caps,
                     decay=profile.decay or self.decay,
                     criteria=profile.criteria,
+                    grid=self.grid,
                 )
         raise KeyError(name)
 
@@ -395,6 +398,8 @@ class Weights(_Strict):
             dumped.pop("decay")
         if not self.profiles:
             dumped.pop("profiles")
+        if self.grid.is_default():
+            dumped.pop("grid")
         canonical = json.dumps(
             dumped,
             sort_keys=True,
@@ -573,6 +578,7 @@ _NESTED: dict[str, type[BaseModel]] = {
     "criteria": Criterion,
     "profiles": Profile,
     "when": Condition,
+    "grid": Grid,
 }
 
 

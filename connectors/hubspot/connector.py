@@ -36,6 +36,9 @@ from connectors.hubspot.config import HubSpotConfig
 from connectors.hubspot.properties import (
     CONTACT_PROPERTY_MAP,
     EMAIL_TO_CONTACT,
+    ENGAGEMENT_PROPERTY,
+    FIT_PROPERTY,
+    GRADE_PROPERTY,
     GROUP,
     PROPOSAL_PROPERTY,
     REP_SCORE_PROPERTY,
@@ -391,7 +394,7 @@ class HubSpotConnector:
     # -- scores ---------------------------------------------------------------------------
 
     def write_scores(self, scores: Sequence[ScoreWrite]) -> list[WriteResult]:
-        """Write scores and tiers into contact properties, 100 contacts a call.
+        """Write scores, tiers, sub-scores and grades into contact properties, 100 a call.
 
         Args:
             scores: one score per contact.
@@ -408,8 +411,7 @@ class HubSpotConnector:
                 for i, s in enumerate(scores)]
 
     def _update_scores(self, chunk: list[tuple[int, ScoreWrite]]) -> dict[int, str]:
-        inputs = [{"id": s.lead_crm_id, "properties": {
-            SCORE_PROPERTY: str(s.score), TIER_PROPERTY: s.tier}} for _, s in chunk]
+        inputs = [{"id": s.lead_crm_id, "properties": _score_properties(s)} for _, s in chunk]
         try:
             _, body = self.transport.call(
                 f"update scores of {len(chunk)} contact(s)",
@@ -845,3 +847,14 @@ def _lead_status(props: dict[str, Any]) -> str:
     if status in _OPEN_LEAD_STATUSES:
         return "open"
     return status.lower()
+
+
+def _score_properties(score: ScoreWrite) -> dict[str, str]:
+    """A score write as contact properties; unknown sub-scores leave theirs alone."""
+    properties = {SCORE_PROPERTY: str(score.score), TIER_PROPERTY: score.tier}
+    for name, value in ((FIT_PROPERTY, score.fit_score),
+                        (ENGAGEMENT_PROPERTY, score.engagement_score),
+                        (GRADE_PROPERTY, score.grade)):
+        if value is not None:
+            properties[name] = str(value)
+    return properties

@@ -23,6 +23,9 @@ TASK_TO_CONTACT = 204  # HUBSPOT_DEFINED association type: task -> contact
 EMAIL_TO_CONTACT = 198  # HUBSPOT_DEFINED association type: email -> contact
 SCORE_PROPERTY = "leadloop_score"
 TIER_PROPERTY = "leadloop_tier"
+FIT_PROPERTY = "leadloop_fit_score"
+ENGAGEMENT_PROPERTY = "leadloop_engagement_score"
+GRADE_PROPERTY = "leadloop_grade"
 REP_SCORE_PROPERTY = "leadloop_rep_score"
 # Task properties leadloop writes and reads by name.
 PROPOSAL_PROPERTY = "leadloop_proposal_id"
@@ -89,6 +92,12 @@ CONTACT_PROPERTIES: tuple[PropertySpec, ...] = (
                  "The lead score (0-100) leadloop last wrote."),
     PropertySpec("contacts", TIER_PROPERTY, "leadloop tier", "string", "text",
                  "The tier (A-D) of the leadloop score."),
+    PropertySpec("contacts", FIT_PROPERTY, "leadloop fit score", "number", "number",
+                 "The fit sub-score (0-100): who the contact is."),
+    PropertySpec("contacts", ENGAGEMENT_PROPERTY, "leadloop engagement score", "number",
+                 "number", "The engagement sub-score (0-100): what the contact did."),
+    PropertySpec("contacts", GRADE_PROPERTY, "leadloop grade", "string", "text",
+                 "Fit letter x engagement number, A1 (best) to C3."),
     PropertySpec("contacts", REP_SCORE_PROPERTY, "leadloop rep score", "number", "number",
                  "The owner's own score (0-100) for this contact; set it while a score "
                  "change task is open, then complete the task to apply it."),

@@ -41,6 +41,12 @@ def required_fields(config: SalesforceConfig) -> list[RequiredField]:
     needed += [
         RequiredField("Lead", lead.score, "Number(3, 0)", "the lead's leadloop score"),
         RequiredField("Lead", lead.tier, "Picklist: A, B, C, D", "the lead's leadloop tier"),
+        RequiredField("Lead", lead.fit_score, "Number(3, 0)",
+                      "the lead's fit sub-score (0-100): who the lead is"),
+        RequiredField("Lead", lead.engagement_score, "Number(3, 0)",
+                      "the lead's engagement sub-score (0-100): what the lead did"),
+        RequiredField("Lead", lead.grade, "Picklist: A1, A2, A3, B1, B2, B3, C1, C2, C3",
+                      "the lead's fit letter x engagement number"),
         RequiredField("Task", names.proposal_id,
                       "Text(255), Unique (case sensitive), External ID",
                       "the proposal a review task carries; makes creation idempotent"),

@@ -128,6 +128,9 @@ class LeadFields(BaseModel):
 
     score: str = Field(default="LeadLoop_Score__c", pattern=_API_NAME)
     tier: str = Field(default="LeadLoop_Tier__c", pattern=_API_NAME)
+    fit_score: str = Field(default="LeadLoop_Fit_Score__c", pattern=_API_NAME)
+    engagement_score: str = Field(default="LeadLoop_Engagement_Score__c", pattern=_API_NAME)
+    grade: str = Field(default="LeadLoop_Grade__c", pattern=_API_NAME)
 
 
 class SalesforceConfig(BaseModel):

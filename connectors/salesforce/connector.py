@@ -353,7 +353,8 @@ class SalesforceConnector:
     # -- scores ---------------------------------------------------------------------------
 
     def write_scores(self, scores: Sequence[ScoreWrite]) -> list[WriteResult]:
-        """Write score and tier onto leads through sObject Collections, 200 a call.
+        """Write score, tier, fit and engagement sub-scores and grade onto leads through
+        sObject Collections, 200 a call.
 
         Args:
             scores: one score per lead.
@@ -370,8 +371,14 @@ class SalesforceConnector:
                 results[n] = WriteResult(score.lead_crm_id, ok=False,
                                          error=f"score must be a whole number, got {score.score!r}")
                 continue
-            pending.append((n, {"attributes": {"type": "Lead"}, "id": score.lead_crm_id,
-                                fields.score: score.score, fields.tier: score.tier}))
+            record: dict[str, Any] = {"attributes": {"type": "Lead"}, "id": score.lead_crm_id,
+                                      fields.score: score.score, fields.tier: score.tier}
+            for name, value in ((fields.fit_score, score.fit_score),
+                                (fields.engagement_score, score.engagement_score),
+                                (fields.grade, score.grade)):
+                if value is not None:  # unknown sub-scores leave the fields alone
+                    record[name] = value
+            pending.append((n, record))
         for chunk in _chunks(pending, COLLECTION_SIZE):
             for n, outcome in self._collection("PATCH", chunk, "score write").items():
                 crm_id = scores[n].lead_crm_id

@@ -47,7 +47,7 @@ from connectors.sandbox.errors import (
 from connectors.sandbox.generator import generate_leads, generate_owners
 from connectors.sandbox.importer import read_lead_file, unstorable
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 MAX_SUBJECT_CHARS = 255
 # The Lead fields of connectors.base a sandbox lead stores; crm_id and modified_at are
 # the CRM's own and are never taken from a record.
@@ -85,6 +85,9 @@ CREATE TABLE IF NOT EXISTS leads (
     created_at,
     score INTEGER,
     tier TEXT,
+    fit_score INTEGER,
+    engagement_score INTEGER,
+    grade TEXT,
     deleted INTEGER NOT NULL DEFAULT 0,
     modified_at TEXT NOT NULL
 );
@@ -133,6 +136,11 @@ _SCHEMA_1_TO_2 = (
     "ALTER TABLE tasks ADD COLUMN outcome TEXT",
     "ALTER TABLE tasks ADD COLUMN leadloop_note TEXT NOT NULL DEFAULT ''",
 )
+_SCHEMA_2_TO_3 = (
+    "ALTER TABLE leads ADD COLUMN fit_score INTEGER",
+    "ALTER TABLE leads ADD COLUMN engagement_score INTEGER",
+    "ALTER TABLE leads ADD COLUMN grade TEXT",
+)
 
 
 class TaskStatusValue(StrEnum):
@@ -166,6 +174,9 @@ class SandboxLead:
     tier: str | None
     deleted: bool
     modified_at: datetime
+    fit_score: int | None = None
+    engagement_score: int | None = None
+    grade: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -565,9 +576,14 @@ class SandboxCRM:
                     error = f"score must be a whole number, got {score.score!r}"
                 else:
                     error = None
-                    updates.append((score.score, score.tier, score.lead_crm_id))
+                    updates.append((score.score, score.tier, score.fit_score,
+                                    score.engagement_score, score.grade, score.lead_crm_id))
                 results.append(WriteResult(score.lead_crm_id, ok=error is None, error=error))
-            db.executemany("UPDATE leads SET score = ?, tier = ? WHERE crm_id = ?", updates)
+            # Sub-scores left out of a write (None) keep what the lead has.
+            db.executemany(
+                "UPDATE leads SET score = ?, tier = ?, fit_score = COALESCE(?, fit_score), "
+                "engagement_score = COALESCE(?, engagement_score), grade = COALESCE(?, grade) "
+                "WHERE crm_id = ?", updates)
         return results
 
     # -- review tasks -------------------------------------------------------------------
@@ -942,10 +958,12 @@ class SandboxCRM:
                     f"{self.path}: was made by a newer leadloop (schema {version}); "
                     "upgrade leadloop to open it"
                 )
-            if version == 1:
-                # Schema 2 gave review tasks their email fields and leadloop's outcome and note.
-                for statement in _SCHEMA_1_TO_2:
+            if version in (1, 2):
+                # Schema 2 gave review tasks their email fields and leadloop's outcome and
+                # note; schema 3 gave leads their fit and engagement sub-scores and grade.
+                for statement in (*(_SCHEMA_1_TO_2 if version == 1 else ()), *_SCHEMA_2_TO_3):
                     db.execute(statement)
+                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             elif version < SCHEMA_VERSION:
                 # Statement by statement: executescript() would commit the open transaction
                 # and let a second process create the schema at the same time.
@@ -1110,7 +1128,8 @@ class SandboxCRM:
 
 _DECISION_VALUE = {TaskDecision.APPROVED: "Approved", TaskDecision.REJECTED: "Rejected"}
 
-_LEAD_COLUMNS = ", ".join(("crm_id", *LEAD_FIELDS, "score", "tier", "deleted", "modified_at"))
+_LEAD_COLUMNS = ", ".join(("crm_id", *LEAD_FIELDS, "score", "tier", "deleted", "modified_at",
+                           "fit_score", "engagement_score", "grade"))
 
 
 def _lead_from_row(row: sqlite3.Row) -> SandboxLead:
@@ -1128,6 +1147,9 @@ def _lead_from_row(row: sqlite3.Row) -> SandboxLead:
         tier=row["tier"],
         deleted=bool(row["deleted"]),
         modified_at=_parse_stamp(row["modified_at"]),
+        fit_score=row["fit_score"],
+        engagement_score=row["engagement_score"],
+        grade=row["grade"],
     )
 
 
@@ -1139,6 +1161,9 @@ def _lead_dict(row: sqlite3.Row) -> dict[str, Any]:
         "events": None if events is None else json.loads(events),
         "score": row["score"],
         "tier": row["tier"],
+        "fit_score": row["fit_score"],
+        "engagement_score": row["engagement_score"],
+        "grade": row["grade"],
         "deleted": bool(row["deleted"]),
         "modified_at": _parse_stamp(row["modified_at"]),
     }

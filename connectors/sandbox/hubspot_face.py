@@ -542,10 +542,10 @@ class HubSpotFace:
         for item in inputs:
             props = item.get("properties", {})
             self._check_writable("contacts", props)
-            extra = set(props) - {"leadloop_score", "leadloop_tier"}
+            extra = set(props) - _SCORE_PROPERTIES
             if extra:
                 raise _Reply(400, "VALIDATION_ERROR", "the sandbox face stores only "
-                             f"leadloop_score and leadloop_tier, not {sorted(extra)}")
+                             f"{', '.join(sorted(_SCORE_PROPERTIES))}, not {sorted(extra)}")
             ident = str(item["id"])
             if ident in self.faults.partial_failure_keys:
                 self.faults.partial_failure_keys.discard(ident)
@@ -559,7 +559,11 @@ class HubSpotFace:
                 errors.append(_error("VALIDATION_ERROR", f"contact {ident}: leadloop_score "
                                      "must be a number", ids=[ident]))
                 continue
-            writes.append((ident, ScoreWrite(lead_id, score, str(props.get("leadloop_tier")))))
+            writes.append((ident, ScoreWrite(
+                lead_id, score, str(props.get("leadloop_tier")),
+                _whole_or_none(props.get("leadloop_fit_score")),
+                _whole_or_none(props.get("leadloop_engagement_score")),
+                None if props.get("leadloop_grade") is None else str(props["leadloop_grade"]))))
         outcomes = self.crm.set_scores([w for _, w in writes])
         results = []
         for (ident, _), outcome in zip(writes, outcomes, strict=True):
@@ -979,6 +983,9 @@ def _contact(lead: SandboxLead, wanted: list[str] | None, *, rep_score: str | No
         "leadloop_notes": _text(f.get("notes")),
         "leadloop_events": _text(f.get("events")),
         "leadloop_score": _text(lead.score), "leadloop_tier": _text(lead.tier),
+        "leadloop_fit_score": _text(lead.fit_score),
+        "leadloop_engagement_score": _text(lead.engagement_score),
+        "leadloop_grade": _text(lead.grade),
         "leadloop_rep_score": rep_score,
         "createdate": _text(f.get("created_at")),
         "lastmodifieddate": iso_ms(lead.modified_at),
@@ -1213,3 +1220,15 @@ def _scope_for(path: str) -> str:
 def _route_name(method: str, path: str) -> str:
     generic = re.sub(r"/\d+", "/{id}", path)
     return f"{method} {generic}"
+
+
+_SCORE_PROPERTIES = {"leadloop_score", "leadloop_tier", "leadloop_fit_score",
+                     "leadloop_engagement_score", "leadloop_grade"}
+
+
+def _whole_or_none(value: Any) -> int | None:
+    """A number property as HubSpot sends it (text), as a whole number; None when empty."""
+    try:
+        return None if value in (None, "") else int(float(value))
+    except (TypeError, ValueError):
+        return None

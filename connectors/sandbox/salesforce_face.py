@@ -83,6 +83,10 @@ PAGE_SIZE = 2_000
 COLLECTION_LIMIT = 200
 SCORE_FIELD = "LeadLoop_Score__c"
 TIER_FIELD = "LeadLoop_Tier__c"
+FIT_FIELD = "LeadLoop_Fit_Score__c"
+ENGAGEMENT_FIELD = "LeadLoop_Engagement_Score__c"
+GRADE_FIELD = "LeadLoop_Grade__c"
+_SCORE_WRITE_FIELDS = {SCORE_FIELD, TIER_FIELD, FIT_FIELD, ENGAGEMENT_FIELD, GRADE_FIELD}
 PROPOSAL_FIELD = "LeadLoop_Proposal_Id__c"
 EMAIL_KEY_FIELD = "LeadLoop_Email_Key__c"
 SEND_STATUS_FIELD = "LeadLoop_Send_Status__c"
@@ -108,7 +112,8 @@ LEAD_DESCRIBE: tuple[tuple[str, str], ...] = (
     ("SystemModstamp", "datetime"),
     ("LeadLoop_Past_Purchases__c", "double"), ("LeadLoop_Lifetime_Value__c", "currency"),
     ("LeadLoop_Engagement_Events__c", "textarea"), (SCORE_FIELD, "double"),
-    (TIER_FIELD, "picklist"),
+    (TIER_FIELD, "picklist"), (FIT_FIELD, "double"), (ENGAGEMENT_FIELD, "double"),
+    (GRADE_FIELD, "picklist"),
 )
 TASK_DESCRIBE: tuple[tuple[str, str], ...] = (
     ("Id", "id"), ("WhoId", "reference"), ("OwnerId", "reference"), ("Subject", "combobox"),
@@ -498,17 +503,20 @@ class SalesforceFace:
                     reviews.append((n, review))
                 else:
                     results[n] = review
-            elif sobject != "Lead" or not fields <= {SCORE_FIELD, TIER_FIELD}:
+            elif sobject != "Lead" or not fields <= _SCORE_WRITE_FIELDS:
                 results[n] = _failure("FIELD_NOT_UPDATEABLE", "the face updates only "
-                                      f"{SCORE_FIELD} and {TIER_FIELD} on Lead")
+                                      f"{', '.join(sorted(_SCORE_WRITE_FIELDS))} on Lead")
             elif not isinstance(record.get(SCORE_FIELD), int | float) or isinstance(
                     record.get(SCORE_FIELD), bool):
                 results[n] = _failure("INVALID_TYPE_ON_FIELD_IN_RECORD",
                                       f"{SCORE_FIELD}: value not of required type")
             else:
                 score = record[SCORE_FIELD]
-                writes.append((n, ScoreWrite(str(record.get("id") or record.get("Id")),
-                                             int(score), str(record.get(TIER_FIELD) or ""))))
+                writes.append((n, ScoreWrite(
+                    str(record.get("id") or record.get("Id")), int(score),
+                    str(record.get(TIER_FIELD) or ""), _whole(record.get(FIT_FIELD)),
+                    _whole(record.get(ENGAGEMENT_FIELD)),
+                    None if record.get(GRADE_FIELD) is None else str(record[GRADE_FIELD]))))
         if writes:
             outcomes = self.crm.set_scores([w for _, w in writes])
             for (n, write), outcome in zip(writes, outcomes, strict=True):
@@ -895,7 +903,8 @@ def _lead_row(lead: SandboxLead) -> dict[str, Any]:
         "LeadLoop_Lifetime_Value__c": f.get("lifetime_value"),
         "LeadLoop_Engagement_Events__c": (
             json.dumps(events) if isinstance(events, list | dict) else events),
-        SCORE_FIELD: lead.score, TIER_FIELD: lead.tier,
+        SCORE_FIELD: lead.score, TIER_FIELD: lead.tier, FIT_FIELD: lead.fit_score,
+        ENGAGEMENT_FIELD: lead.engagement_score, GRADE_FIELD: lead.grade,
     }
 
 
@@ -999,3 +1008,10 @@ def _self_signed(folder: Path) -> tuple[Path, Path]:
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption()))
     return cert_path, key_path
+
+
+def _whole(value: Any) -> int | None:
+    """A number field's value as a whole number (None when empty or not a number)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return int(value)

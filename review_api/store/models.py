@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    ColumnElement,
     DateTime,
     ForeignKey,
     Index,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    cast,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -75,7 +77,25 @@ class Lead(Base):
     effective_score: Mapped[int | None] = mapped_column(Integer)
     effective_tier: Mapped[str | None] = mapped_column(String(8))
     crm_score: Mapped[int | None] = mapped_column(Integer)  # what the CRM shows now
+    fit_score: Mapped[int | None] = mapped_column(Integer)
+    engagement_score: Mapped[int | None] = mapped_column(Integer)
+    grade: Mapped[str | None] = mapped_column(String(4))
+    # The sub-scores the CRM shows now, as "fit/engagement/grade" (see subscores_text).
+    crm_subscores: Mapped[str | None] = mapped_column(String(16))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+def subscores_text(fit: int | None, engagement: int | None, grade: str | None) -> str | None:
+    """A lead's sub-scores as ``crm_subscores`` records them, e.g. "40/25/A2"."""
+    if fit is None or engagement is None or grade is None:
+        return None
+    return f"{fit}/{engagement}/{grade}"
+
+
+def subscores_sql() -> ColumnElement[str]:
+    """:func:`subscores_text` of a lead's columns, as SQL (NULL while never computed)."""
+    return (cast(Lead.fit_score, String) + "/" + cast(Lead.engagement_score, String) + "/"
+            + Lead.grade)
 
 
 class LeadSnapshot(Base):
@@ -146,6 +166,9 @@ class Score(Base):
     weights_version: Mapped[str] = mapped_column(String(64))
     model_version: Mapped[str | None] = mapped_column(String(64))
     scored_at: Mapped[datetime] = mapped_column(default=utcnow)
+    fit_score: Mapped[int | None] = mapped_column(Integer)
+    engagement_score: Mapped[int | None] = mapped_column(Integer)
+    grade: Mapped[str | None] = mapped_column(String(4))
 
 
 class Proposal(Base):

@@ -83,3 +83,38 @@ def test_cached_preprocessing_predicts_as_scikit_learn_does(
     calibrated = model.model.classifier_.calibrated_
     np.testing.assert_allclose(calibrated_positive(calibrated, numeric),
                                calibrated.predict_proba(numeric)[:, 1], rtol=0, atol=1e-12)
+
+
+def test_one_lead_without_pandas_explains_as_the_frame_path_does(
+    model_and_leads: tuple[ScoringModel, list[dict[str, object]]],
+) -> None:
+    from scoring.fast_encode import encode, few_contributions, few_values
+    from scoring.features import few_leads_frame
+    from scoring.train import MODEL_FIELDS_FROM_LEADS
+
+    model, leads = model_and_leads
+    odd = [dict(lead) for lead in leads[:60]]
+    for lead in odd[:5]:
+        lead["title"] = "  a title never seen in training "
+    for lead in odd[5:10]:
+        lead["employees"] = None
+        lead["company"] = ""
+    for lead in odd[10:15]:
+        lead["email_opt_out"] = True
+    for start in range(0, len(odd), 4):
+        batch = odd[start : start + 4]
+        frame = few_leads_frame(batch, now=NOW, columns=MODEL_FIELDS_FROM_LEADS)
+        frame["email_opt_out"] = frame["email_opt_out"].astype("Float64")
+        rows = few_values(batch, now=NOW, columns=MODEL_FIELDS_FROM_LEADS)
+        features = model.model.features_
+        expected = features.transform(frame[features.feature_names_in_.tolist()])
+        np.testing.assert_array_equal(encode(model.model, rows), expected)
+        fast = few_contributions(model.model, rows, top=3)
+        assert fast is not None
+        probability, explained = model.model.contributions(frame, top=3)
+        np.testing.assert_allclose(fast[0], probability, rtol=0, atol=1e-12)
+        assert [[(c.field, c.value) for c in row] for row in fast[1]] == [
+            [(c.field, c.value) for c in row] for row in explained]
+        for got, want in zip(fast[1], explained, strict=True):
+            np.testing.assert_allclose([c.delta for c in got], [c.delta for c in want],
+                                       rtol=0, atol=1e-12)
