@@ -1,7 +1,7 @@
 """outcome events: replies, bounces, meetings, opt-outs and no-replies of sent emails
 
 Revision ID: 0007_outcomes
-Revises: 0005
+Revises: 0006_subscores
 Create Date: 2026-12-06 02:00:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007_outcomes"
-down_revision: str | None = "0005"
+down_revision: str | None = "0006_subscores"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
