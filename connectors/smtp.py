@@ -68,6 +68,8 @@ class SmtpSender:
         message["Date"] = formatdate(localtime=False, usegmt=True)
         message["Message-ID"] = message_id_for(email.idempotency_key, self.config.domain)
         message["X-LeadLoop-Key"] = email.idempotency_key
+        for name, value in email.headers:  # List-Unsubscribe and List-Unsubscribe-Post
+            message[name] = value
         message.set_content(email.body)
         return message
 

@@ -7,7 +7,7 @@ from fastapi import FastAPI
 
 from leadloop.logs import configure_json_logging
 from leadloop.settings import load_settings
-from leadloop.wiring import build_pipeline, open_store, webhook_runner
+from leadloop.wiring import build_pipeline, open_store, unsubscribe_runner, webhook_runner
 from review_api.admin import AdminFiles
 from review_api.app import create_app
 from review_api.webhooks import Webhooks
@@ -26,4 +26,5 @@ def create() -> FastAPI:
                        product_facts_file=settings.product_facts_path,
                        templates_file=settings.templates_path)
     return create_app(pipeline.store, webhooks=hooks, admin_files=files,
-                      concurrency=settings.api_concurrency)
+                      concurrency=settings.api_concurrency,
+                      on_unsubscribe=unsubscribe_runner(pipeline))

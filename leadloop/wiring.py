@@ -15,6 +15,7 @@ from drafting.policy import load_policy
 from leadloop.pipeline import Pipeline, Progress, _no_progress
 from leadloop.settings import Settings
 from review_api.store.db import Store
+from review_api.unsubscribe import OptOut
 from scoring import Weights
 
 if TYPE_CHECKING:
@@ -128,5 +129,16 @@ def webhook_runner(pipeline: Pipeline) -> Callable[[], object]:
             reconciled = pipeline.reconcile()
             pipeline.send()
             return reconciled
+
+    return run
+
+
+def unsubscribe_runner(pipeline: Pipeline) -> Callable[[OptOut], None]:
+    """What an unsubscribe does after the store has it: the CRM's opt-out field is set,
+    and the tasks of the drafts it cancelled are closed in the CRM at once."""
+
+    def run(done: OptOut) -> None:
+        pipeline.connector.opt_out_of_email(done.crm_id, email=done.address)
+        pipeline.push_task_updates()
 
     return run

@@ -26,6 +26,8 @@ from review_api.admin import router as admin_router
 from review_api.errors import ReviewError
 from review_api.metrics import ApiMetrics
 from review_api.store.db import Store
+from review_api.unsubscribe_views import OnUnsubscribe
+from review_api.unsubscribe_views import router as unsubscribe_router
 from review_api.views import router, webhook_router
 from review_api.webhooks import Webhooks
 from scoring.errors import ScoringError
@@ -129,11 +131,12 @@ def _methods_for(app: FastAPI, scope: Scope) -> set[str]:
 def create_app(
     store: Store, *, clock: Callable[[], datetime] | None = None,
     webhooks: Webhooks | None = None, admin_files: AdminFiles | None = None,
-    concurrency: int | None = None,
+    concurrency: int | None = None, on_unsubscribe: OnUnsubscribe | None = None,
 ) -> FastAPI:
     """The review API over ``store``; ``webhooks`` enables the CRM webhook routes and
     ``admin_files`` the weights and rules routes. ``concurrency`` caps the requests worked on
-    at once; more wait their turn in the event loop."""
+    at once; more wait their turn in the event loop. ``on_unsubscribe`` writes an opt-out
+    into the CRM once the store has it."""
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -157,9 +160,11 @@ def create_app(
     app.state.metrics = ApiMetrics(store)
     app.state.webhooks = webhooks
     app.state.admin_files = admin_files
+    app.state.on_unsubscribe = on_unsubscribe
     app.include_router(router)
     app.include_router(admin_router)
     app.include_router(webhook_router)
+    app.include_router(unsubscribe_router)
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     if concurrency is not None:
         app.add_middleware(InLine, limit=concurrency)

@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from connectors.base import (
     OutgoingEmail,
@@ -409,6 +409,10 @@ class HubSpotFace:
         match = re.fullmatch(r"/crm/v3/objects/emails/(\d+)", path)
         if method == "PATCH" and match:
             return 200, self._update_email(match.group(1), payload)
+        match = re.fullmatch(r"/communication-preferences/v4/statuses/([^/]+)/unsubscribe-all",
+                             path)
+        if method == "POST" and match:
+            return 200, self._unsubscribe_all(unquote(match.group(1)), query)
         match = re.fullmatch(r"/crm/v3/properties/(\w+)(/groups)?", path)
         if match and match.group(1) in self._properties:
             kind = match.group(1)
@@ -419,6 +423,18 @@ class HubSpotFace:
             if method == "POST":
                 return self._create_property(kind, payload)
         raise _Reply(404, "OBJECT_NOT_FOUND", f"no route for {method} {path} in the face")
+
+    def _unsubscribe_all(self, address: str, query: dict[str, list[str]]) -> dict[str, Any]:
+        """Opt every contact at this address out of email, as HubSpot's opt-out does."""
+        if query.get("channel", [""])[0] != "EMAIL":
+            raise _Reply(400, "VALIDATION_ERROR", "channel=EMAIL is required")
+        for lead in self.crm.list_leads(include_deleted=False):
+            if str(lead.get("email") or "").lower() == address.lower() and not lead.get(
+                    "email_opt_out"):
+                self.crm.update_lead(lead["crm_id"], email_opt_out=True)
+        return {"status": "COMPLETE", "results": [{
+            "channel": "EMAIL", "status": "NOT_SUBSCRIBED", "subscriberIdString": address,
+            "wideStatusType": "PORTAL_WIDE"}]}
 
     # -- owners and contacts --------------------------------------------------------------
 
@@ -804,6 +820,8 @@ class HubSpotFace:
             to=str(headers.get("to", "")), subject=props.get("hs_email_subject", ""),
             body=props.get("hs_email_text", ""),
             from_owner_id=sandbox_id("U", props.get("hubspot_owner_id", "")) or "",
+            headers=tuple((name, str(value)) for name, value in headers.items()
+                          if name.lower().startswith("list-")),
         ))
 
     def _read_emails(self, payload: dict[str, Any]) -> tuple[int, Any]:
@@ -1183,6 +1201,8 @@ def _number(value: Any) -> int:
 
 
 def _scope_for(path: str) -> str:
+    if path.startswith("/communication-preferences"):
+        return "communication_preferences.write"
     if path.startswith("/crm/v3/owners"):
         return "crm.objects.owners.read"
     if path.startswith("/crm/v3/properties"):

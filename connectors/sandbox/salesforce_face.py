@@ -73,7 +73,7 @@ from connectors.base import (
     TaskOutcome,
     TaskUpdate,
 )
-from connectors.errors import ConnectorError
+from connectors.errors import ConnectorError, NotFoundError
 from connectors.sandbox import salesforce_soql as soql
 from connectors.sandbox.crm import SandboxCRM, SandboxLead, SandboxTask, SentEmail
 
@@ -475,6 +475,18 @@ class SalesforceFace:
             return _failure("FIELD_INTEGRITY_EXCEPTION", str(exc))
         return {"id": task_id, "success": True, "errors": []}
 
+    def _opt_out(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        """A Lead's HasOptedOutOfEmail set (true only: an opt-in needs the person's say)."""
+        lead_id = str(record.get("id") or record.get("Id"))
+        if record["HasOptedOutOfEmail"] is not True:
+            return _failure("FIELD_NOT_UPDATEABLE", "the face only sets HasOptedOutOfEmail "
+                            "to true")
+        try:
+            self.crm.update_lead(lead_id, email_opt_out=True)
+        except NotFoundError as exc:
+            return _failure("ENTITY_IS_DELETED", str(exc))
+        return {"id": lead_id, "success": True, "errors": []}
+
     def update_records(self, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """sObject Collections update: a Lead's score and tier, review Tasks as leadloop
         sets them (each in one sandbox transaction), an email log Task's send status."""
@@ -493,9 +505,12 @@ class SalesforceFace:
                     reviews.append((n, review))
                 else:
                     results[n] = review
+            elif sobject == "Lead" and fields == {"HasOptedOutOfEmail"}:
+                results[n] = self._opt_out(record)
             elif sobject != "Lead" or not fields <= {SCORE_FIELD, TIER_FIELD}:
                 results[n] = _failure("FIELD_NOT_UPDATEABLE", "the face updates only "
-                                      f"{SCORE_FIELD} and {TIER_FIELD} on Lead")
+                                      f"{SCORE_FIELD} and {TIER_FIELD}, or "
+                                      "HasOptedOutOfEmail, on Lead")
             elif not isinstance(record.get(SCORE_FIELD), int | float) or isinstance(
                     record.get(SCORE_FIELD), bool):
                 results[n] = _failure("INVALID_TYPE_ON_FIELD_IN_RECORD",

@@ -314,3 +314,13 @@ class Suppression(Base):
     reason: Mapped[str] = mapped_column(Text)
     crm_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SigningKey(Base):
+    """A secret the store keeps for signing links (unsubscribe tokens), made on first use."""
+
+    __tablename__ = "signing_keys"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    secret: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
