@@ -142,3 +142,18 @@ def unsubscribe_runner(pipeline: Pipeline) -> Callable[[OptOut], None]:
         pipeline.push_task_updates()
 
     return run
+
+
+def send_now_runner(pipeline: Pipeline) -> Callable[[int, str], tuple[bool, str]]:
+    """A rep's "send now": within policy only (see leadloop.steps.send_now)."""
+    from leadloop.settings import SendingConfig
+    from leadloop.steps.send_now import outcome, send_now
+
+    def run(proposal_id: int, actor: str) -> tuple[bool, str]:
+        report = send_now(store=pipeline.store, connector=pipeline.connector,
+                          config=pipeline.sending or SendingConfig(), proposal_id=proposal_id,
+                          actor=actor, clock=pipeline.clock)
+        pipeline.push_task_updates()
+        return outcome(report)
+
+    return run

@@ -109,21 +109,27 @@ class Planner:
         self.by_mailbox = sent_by_mailbox
         self.by_domain = sent_by_domain
 
-    def place(self, *, owner_id: str, to: str, lead: dict[str, Any], now: datetime) -> Slot:
-        """The slot for one email; counts it against its caps on the day it gets."""
+    def opens(self, *, lead: dict[str, Any], moment: datetime) -> tuple[datetime, str | None]:
+        """The first instant at or after ``moment`` the lead's window and holidays allow,
+        and why it is later ("outside 09:00-17:00 mon-fri Asia/Tokyo"), None if it is not."""
         where = lead_zone(lead, default=self.config.default_time_zone)
         codes = [c for c in self.config.holidays if c != "lead"]
         if "lead" in self.config.holidays and where.country:
             codes.insert(0, where.country)
-        holiday = holiday_checker(_supported(codes))
+        at, why = next_open(moment, zone=where.zone, start=self.start, end=self.end,
+                            weekdays=self.weekdays, holiday=holiday_checker(_supported(codes)))
+        if why is None:
+            return at, None
+        return at, (f"outside {self.config.window} {self.config.days} {where.zone.key}"
+                    if why == "window" else f"public holiday in {why.split(': ')[1]}")
+
+    def place(self, *, owner_id: str, to: str, lead: dict[str, Any], now: datetime) -> Slot:
+        """The slot for one email; counts it against its caps on the day it gets."""
         domain, moment, first_why = domain_of(to), now, None
         for _ in range(MAX_DAYS_AHEAD):
-            moment, why = next_open(moment, zone=where.zone, start=self.start, end=self.end,
-                                    weekdays=self.weekdays, holiday=holiday)
+            moment, why = self.opens(lead=lead, moment=moment)
             if why is not None and first_why is None:
-                first_why = (f"outside {self.config.window} {self.config.days} "
-                             f"{where.zone.key}" if why == "window"
-                             else f"public holiday in {why.split(': ')[1]}")
+                first_why = why
             day = moment.date()
             cap = self.cap_reason(owner_id=owner_id, domain=domain, day=day)
             if cap is None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import or_, select, text, update
+from sqlalchemy import or_, select, text, true, update
 from sqlalchemy.orm import Session
 
 from connectors.base import CRMConnector, OutgoingEmail, RawLead, SendResult, parse_lead
@@ -52,17 +52,19 @@ class SendReport:
 
 
 def send(*, store: Store, connector: CRMConnector, clock: Callable[[], datetime],
-         tick: Tick, sending: SendingConfig | None = None) -> SendReport:
+         tick: Tick, sending: SendingConfig | None = None,
+         only: Sequence[int] | None = None) -> SendReport:
     """Send due emails from the outbox, a batch at a time, each after a consent check.
 
     With ``sending``, every waiting email is first planned (window, holidays, caps) and
     only those due now are sent; without, everything approved is due (tests of other steps).
+    ``only`` sends just these outbox rows, if due, without planning the rest (send now).
     """
     report = SendReport()
     now = clock()
     secret = unsubscribe.signing_secret(store)
     with store.session() as session:
-        if sending is not None:
+        if sending is not None and only is None:
             for slot in schedule.plan(session=session, config=sending, now=now).values():
                 if slot.at > now and slot.held_because:
                     report.held[slot.held_because] += 1
@@ -71,6 +73,7 @@ def send(*, store: Store, connector: CRMConnector, clock: Callable[[], datetime]
                 OutboxEmail.state.in_(["queued", "sending", "failed"]),
                 OutboxEmail.attempts < MAX_SEND_ATTEMPTS,
                 or_(OutboxEmail.not_before.is_(None), OutboxEmail.not_before <= now),
+                OutboxEmail.id.in_(only) if only is not None else true(),
             ).order_by(OutboxEmail.id)
         ).all()
     for start in range(0, len(ids), BATCH):
