@@ -85,7 +85,7 @@ _BUILT_IN: dict[str, tuple[str, ...]] = {
     "contacts": ("email", "firstname", "lastname", "company", "jobtitle", "industry",
                  "numemployees", "country", "hs_lead_status", "lifecyclestage",
                  "hubspot_owner_id", "hs_email_optout", "lastmodifieddate", "createdate",
-                 "hs_object_id"),
+                 "hs_object_id", "state", "hs_timezone"),
     "tasks": ("hs_task_subject", "hs_task_body", "hs_task_status", "hs_task_type",
               "hs_task_priority", "hubspot_owner_id", "hs_timestamp", "hs_lastmodifieddate",
               "hs_createdate", "hs_object_id"),
@@ -973,6 +973,10 @@ def _contact(lead: SandboxLead, wanted: list[str] | None, *, rep_score: str | No
         "lifecyclestage": "customer" if status == "converted" else "lead",
         "hubspot_owner_id": hubspot_id(f["owner_id"]) if f.get("owner_id") else None,
         "hs_email_optout": _text(f.get("email_opt_out")),
+        "state": _text(f.get("state")) or None,
+        # HubSpot's time zone enumeration spells Europe/Berlin as europe_slash_berlin.
+        "hs_timezone": (str(f["time_zone"]).lower().replace("/", "_slash_")
+                        if f.get("time_zone") else None),
         "leadloop_lead_source": _text(f.get("lead_source")),
         "leadloop_past_purchases": _text(f.get("past_purchases")),
         "leadloop_lifetime_value": _text(f.get("lifetime_value")),

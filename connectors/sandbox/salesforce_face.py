@@ -15,8 +15,9 @@ status and send status), ``sobjects/X/describe``, ``limits``,
 (client credentials and JWT bearer). Every answer carries ``Sforce-Limit-Info``.
 
 Field mapping: Lead ``Email, FirstName, LastName, Title, Company, Industry,
-NumberOfEmployees, Country, LeadSource, Status, OwnerId, HasOptedOutOfEmail, Description
-(notes), CreatedDate, IsDeleted, SystemModstamp`` plus ``LeadLoop_Past_Purchases__c,
+NumberOfEmployees, Country, State, LeadSource, Status, OwnerId, HasOptedOutOfEmail,
+Description (notes), CreatedDate, IsDeleted, SystemModstamp`` plus ``LeadLoop_Time_Zone__c,
+LeadLoop_Past_Purchases__c,
 LeadLoop_Lifetime_Value__c, LeadLoop_Engagement_Events__c`` (JSON text),
 ``LeadLoop_Score__c, LeadLoop_Tier__c``. Task ``Id, WhoId, OwnerId, Subject, Description,
 Status, IsClosed, ActivityDate, TaskSubtype, LastModifiedById, CreatedDate, SystemModstamp``
@@ -101,7 +102,8 @@ _DECISIONS = {"Approved": TaskDecision.APPROVED, "Rejected": TaskDecision.REJECT
 LEAD_DESCRIBE: tuple[tuple[str, str], ...] = (
     ("Id", "id"), ("IsDeleted", "boolean"), ("FirstName", "string"), ("LastName", "string"),
     ("Email", "email"), ("Company", "string"), ("Title", "string"), ("Industry", "picklist"),
-    ("NumberOfEmployees", "int"), ("Country", "string"), ("LeadSource", "picklist"),
+    ("NumberOfEmployees", "int"), ("Country", "string"), ("State", "string"),
+    ("LeadSource", "picklist"), ("LeadLoop_Time_Zone__c", "string"),
     ("Status", "picklist"), ("OwnerId", "reference"), ("HasOptedOutOfEmail", "boolean"),
     ("Description", "textarea"), ("CreatedDate", "datetime"), ("LastModifiedDate", "datetime"),
     ("SystemModstamp", "datetime"),
@@ -897,6 +899,7 @@ def _lead_row(lead: SandboxLead) -> dict[str, Any]:
         "LastName": f.get("last_name"), "Email": f.get("email"), "Company": f.get("company"),
         "Title": f.get("title"), "Industry": f.get("industry"),
         "NumberOfEmployees": f.get("employees"), "Country": f.get("country"),
+        "State": f.get("state") or None, "LeadLoop_Time_Zone__c": f.get("time_zone") or None,
         "LeadSource": f.get("lead_source"), "Status": f.get("status"),
         "OwnerId": f.get("owner_id"), "HasOptedOutOfEmail": bool(f.get("email_opt_out")),
         "Description": f.get("notes"), "CreatedDate": _stamp_or_text(f.get("created_at")),
