@@ -12,7 +12,7 @@ import html
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse
@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["unsubscribe"])
 Token = Annotated[str, Path(max_length=64, description="The token from the email's link.")]
 OnUnsubscribe = Callable[[OptOut], None]
+PAGES: dict[int | str, dict[str, Any]] = {
+    404: {"description": "The link is not valid: a page saying so.",
+          "content": {"text/html": {}}}}
 
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -56,7 +59,7 @@ def _refused(exc: BadTokenError) -> HTMLResponse:
     return _page("This link does not work", f"<p>{html.escape(str(exc))}</p>", status=404)
 
 
-@router.get("/unsubscribe/{token}", response_class=HTMLResponse)
+@router.get("/unsubscribe/{token}", response_class=HTMLResponse, responses=PAGES)
 async def confirm_page(token: Token, request: Request) -> HTMLResponse:
     """A page with one button that unsubscribes; the GET itself changes nothing."""
     try:
@@ -71,7 +74,7 @@ async def confirm_page(token: Token, request: Request) -> HTMLResponse:
         '<button type="submit">Unsubscribe</button></form>'))
 
 
-@router.post("/unsubscribe/{token}", response_class=HTMLResponse)
+@router.post("/unsubscribe/{token}", response_class=HTMLResponse, responses=PAGES)
 async def one_click(token: Token, request: Request) -> HTMLResponse:
     """Opt the address out (RFC 8058 one-click, or the page's button); idempotent."""
     clock: Callable[[], datetime] | None = request.app.state.clock

@@ -16,6 +16,7 @@ from review_api.unsubscribe import make_token
 if TYPE_CHECKING:
     from leadloop.settings import SendingConfig
 
+SEPARATOR = "\n\n-- \n"  # the usual signature separator: mail readers fold what follows
 ONE_CLICK = ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
 AI_NOTE = "This email was drafted with AI assistance and approved by a person before sending."
 
@@ -50,5 +51,4 @@ def footer(sending: SendingConfig, *, secret: bytes, proposal_id: int) -> str:
 
 def with_footer(body: str, sending: SendingConfig, *, secret: bytes, proposal_id: int) -> str:
     """The body that leaves: the rep's text, a signature separator, the footer."""
-    return (f"{body.rstrip()}\n\n-- \n"
-            f"{footer(sending, secret=secret, proposal_id=proposal_id)}")
+    return f"{body}{SEPARATOR}{footer(sending, secret=secret, proposal_id=proposal_id)}"

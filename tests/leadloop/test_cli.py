@@ -97,7 +97,7 @@ def test_rep_decides_in_the_sandbox_and_the_loop_picks_it_up(
     assert "sent 1 email(s)" in leadloop("send")
     sent = crm.sent_emails()
     # The rep's text leaves as approved; the footer (AI note, unsubscribe link) follows it.
-    assert [(e.subject, e.body.partition("\n\n-- \n")[0]) for e in sent] == [
+    assert [(e.subject, e.body.rpartition("\n\n-- \n")[0]) for e in sent] == [
         ("Quick question", "Hi,\n\nMay I call you on Tuesday?\n\nBest")]
     assert "\nUnsubscribe: http://127.0.0.1:8000/unsubscribe/" in sent[0].body
     assert sent[0].headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"

@@ -67,7 +67,7 @@ def test_every_sent_email_carries_rfc8058_headers_and_the_footer(
     assert match is not None, sent.headers
     assert sent.headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert transport.calls[0].headers == tuple(sent.headers.items())
-    text, _, footer = sent.body.partition("\n\n-- \n")
+    text, _, footer = sent.body.rpartition("\n\n-- \n")
     assert text == "Hi Ann,\n\nShall we talk on Tuesday?\n\nBest, Bo"
     assert "Northwind Ltd, 1 Dock Road, Leeds LS1 1AA" in footer
     assert f"Unsubscribe: {match[1]}" in footer and "AI assistance" in footer
