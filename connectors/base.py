@@ -138,6 +138,8 @@ class Lead(BaseModel):
     industry: str = ""
     employees: int | None = Field(default=None, ge=0, le=5_000_000)
     country: str = ""
+    state: str = ""  # state or province, for the lead's time zone
+    time_zone: str = ""  # the CRM's time-zone field as it spells it (IANA or HubSpot's)
     lead_source: str = ""
     status: str = "open"
     owner_id: str = Field(min_length=1)
@@ -150,8 +152,8 @@ class Lead(BaseModel):
     modified_at: datetime
 
     @field_validator(
-        "first_name", "last_name", "title", "company", "industry", "country",
-        "lead_source", "status", mode="before",
+        "first_name", "last_name", "title", "company", "industry", "country", "state",
+        "time_zone", "lead_source", "status", mode="before",
     )
     @classmethod
     def _short_text(cls, value: Any) -> str:
@@ -353,6 +355,8 @@ class OutgoingEmail:
     subject: str
     body: str
     from_owner_id: str
+    # Extra message headers, in order: List-Unsubscribe and List-Unsubscribe-Post (RFC 8058).
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -410,3 +414,6 @@ class CRMConnector(Protocol):
 
     def fetch_outcomes(self, *, since: SyncCursor | None) -> Iterator[OutcomeEvent]:
         """Replies, bounces, meetings, opt-outs after ``since``, by (modified_at, event_id)."""
+    def opt_out_of_email(self, crm_id: str, *, email: str) -> None:
+        """Record in the CRM that the lead (at ``email``) opted out of email; idempotent."""
+        ...

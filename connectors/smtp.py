@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import smtplib
 import ssl
+from email import policy
 from email.message import EmailMessage
 from email.utils import formatdate
 
@@ -39,6 +40,9 @@ class SmtpConfig(BaseModel):
         return bool(self.host)
 
 
+_ONE_LINE_HEADERS = policy.default.clone(max_line_length=998)
+
+
 def message_id_for(idempotency_key: str, domain: str) -> str:
     """The Message-ID an email sent under ``idempotency_key`` carries, the same every time."""
     digest = hashlib.sha256(idempotency_key.encode("utf-8")).hexdigest()[:32]
@@ -61,13 +65,17 @@ class SmtpSender:
 
     def build(self, email: OutgoingEmail, *, from_address: str) -> EmailMessage:
         """The MIME message for an approved email."""
-        message = EmailMessage()
+        # Headers up to SMTP's 998-character line limit stay on one line: a List-Unsubscribe
+        # folded before its first URL is legal but trips up some receivers' parsers.
+        message = EmailMessage(policy=_ONE_LINE_HEADERS)
         message["From"] = from_address
         message["To"] = email.to
         message["Subject"] = email.subject
         message["Date"] = formatdate(localtime=False, usegmt=True)
         message["Message-ID"] = message_id_for(email.idempotency_key, self.config.domain)
         message["X-LeadLoop-Key"] = email.idempotency_key
+        for name, value in email.headers:  # List-Unsubscribe and List-Unsubscribe-Post
+            message[name] = value
         message.set_content(email.body)
         return message
 

@@ -7,7 +7,13 @@ from fastapi import FastAPI
 
 from leadloop.logs import configure_json_logging
 from leadloop.settings import load_settings
-from leadloop.wiring import build_pipeline, open_store, webhook_runner
+from leadloop.wiring import (
+    build_pipeline,
+    open_store,
+    send_now_runner,
+    unsubscribe_runner,
+    webhook_runner,
+)
 from review_api.admin import AdminFiles
 from review_api.app import create_app
 from review_api.ui.session import load_or_create_secret
@@ -28,4 +34,6 @@ def create() -> FastAPI:
                        templates_file=settings.templates_path)
     return create_app(pipeline.store, webhooks=hooks, admin_files=files,
                       concurrency=settings.api_concurrency,
-                      ui_secret=load_or_create_secret(settings.data_dir / "ui_session.key"))
+                      ui_secret=load_or_create_secret(settings.data_dir / "ui_session.key"),
+                      on_unsubscribe=unsubscribe_runner(pipeline),
+                      send_now=send_now_runner(pipeline))

@@ -79,6 +79,7 @@ class DemoSummary:
     approvals_refused: int = 0
     sends_cancelled: int = 0
     most_sent_by_a_rep_in_a_day: int = 0  # from the CRM's email log, per UTC day
+    one_click_in_log: int = 0  # logged emails whose headers offer RFC 8058 one-click
     mailbox_cap: int = 0
     held: Counter[str] = field(default_factory=Counter)  # holds met on the way, by reason
     seconds: float = 0.0
@@ -303,6 +304,9 @@ def _summarise(pipeline: Pipeline, crm: SandboxCRM,
     # an approval by an entitled person would show here even if our bookkeeping were wrong.
     per_rep_day = Counter((e.from_owner_id, e.sent_at.date()) for e in crm.sent_emails())
     summary.most_sent_by_a_rep_in_a_day = max(per_rep_day.values(), default=0)
+    summary.one_click_in_log = sum(
+        e.headers.get("List-Unsubscribe-Post") == "List-Unsubscribe=One-Click"
+        and "List-Unsubscribe" in e.headers for e in crm.sent_emails())
     summary.sent_without_approval = len(sent_without_entitled_approval(
         pipeline.store, [email.idempotency_key for email in crm.sent_emails()]))
     # Counted from the CRM's tasks against the store's proposals, one by one.
@@ -329,6 +333,8 @@ def print_summary(summary: DemoSummary) -> None:
         table.add_row(f"decisions: {kind}", str(n))
     table.add_row("labels logged", str(summary.labels_logged))
     table.add_row("emails sent", str(summary.emails_sent))
+    table.add_row("of them with one-click unsubscribe headers (CRM email log)",
+                  str(summary.one_click_in_log))
     table.add_row("emails replied to (a meeting counts too)",
                   str(summary.funnel.get("replied", 0)))
     table.add_row("meetings booked", str(summary.funnel.get("meeting_booked", 0)))

@@ -35,8 +35,8 @@ from drafting.learning import LearnedRule, learn_rules
 from drafting.learning import apply as apply_rules
 from drafting.limits import DraftLimits
 from drafting.policy import Policy, load_policy
-from leadloop.steps import outcomes as outcomes_step
 from leadloop.steps import cursor as cursor_rule
+from leadloop.steps import outcomes as outcomes_step
 from leadloop.steps import reconcile as reconcile_step
 from leadloop.steps import send as send_step
 from leadloop.steps.reconcile import ReconcileReport

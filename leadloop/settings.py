@@ -83,6 +83,11 @@ class SendingConfig(BaseModel):
         description="Where the review API is reached from the internet; unsubscribe links "
         "point at <this>/unsubscribe/<token>. Use https in production.",
     )
+    unsubscribe_mailto: str = Field(
+        default="", max_length=254,
+        description="An address that takes unsubscribe requests by email; when set, "
+        "List-Unsubscribe names it after the https link.",
+    )
 
     @field_validator("window")
     @classmethod
@@ -128,6 +133,14 @@ class SendingConfig(BaseModel):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"expected an IANA time zone such as Europe/Berlin, "
                              f"got {value!r}") from None
+        return value
+
+    @field_validator("unsubscribe_mailto")
+    @classmethod
+    def _mailto(cls, value: str) -> str:
+        value = value.strip().removeprefix("mailto:")
+        if value and not re.match(r"^[^@\s<>,?]+@[^@\s<>,?]+\.[a-zA-Z]{2,}$", value):
+            raise ValueError("expected an email address such as unsubscribe@acme.example")
         return value
 
     @field_validator("unsubscribe_base_url")

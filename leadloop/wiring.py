@@ -17,6 +17,7 @@ from drafting.policy import load_policy
 from leadloop.pipeline import Pipeline, Progress, _no_progress
 from leadloop.settings import Settings
 from review_api.store.db import Store
+from review_api.unsubscribe import OptOut
 from scoring import Weights
 
 if TYPE_CHECKING:
@@ -148,5 +149,31 @@ def webhook_runner(pipeline: Pipeline) -> Callable[[], object]:
             reconciled = pipeline.reconcile()
             pipeline.send()
             return reconciled
+
+    return run
+
+
+def unsubscribe_runner(pipeline: Pipeline) -> Callable[[OptOut], None]:
+    """What an unsubscribe does after the store has it: the CRM's opt-out field is set,
+    and the tasks of the drafts it cancelled are closed in the CRM at once."""
+
+    def run(done: OptOut) -> None:
+        pipeline.connector.opt_out_of_email(done.crm_id, email=done.address)
+        pipeline.push_task_updates()
+
+    return run
+
+
+def send_now_runner(pipeline: Pipeline) -> Callable[[int, str], tuple[bool, str]]:
+    """A rep's "send now": within policy only (see leadloop.steps.send_now)."""
+    from leadloop.settings import SendingConfig
+    from leadloop.steps.send_now import outcome, send_now
+
+    def run(proposal_id: int, actor: str) -> tuple[bool, str]:
+        report = send_now(store=pipeline.store, connector=pipeline.connector,
+                          config=pipeline.sending or SendingConfig(), proposal_id=proposal_id,
+                          actor=actor, clock=pipeline.clock)
+        pipeline.push_task_updates()
+        return outcome(report)
 
     return run

@@ -25,8 +25,12 @@ from review_api.admin import AdminFiles
 from review_api.admin import router as admin_router
 from review_api.errors import ReviewError
 from review_api.metrics import ApiMetrics
+from review_api.send_now_views import SendNow
+from review_api.send_now_views import router as send_now_router
 from review_api.store.db import Store
 from review_api.ui.app import mount as mount_pages
+from review_api.unsubscribe_views import OnUnsubscribe
+from review_api.unsubscribe_views import router as unsubscribe_router
 from review_api.views import router, webhook_router
 from review_api.webhooks import Webhooks
 from scoring.errors import ScoringError
@@ -46,6 +50,7 @@ STATUS = {
     "webhook_refused": 401,
     "webhook_bad_body": 400,
     "not_entitled": 403,
+    "held": 409,
 }
 
 
@@ -132,11 +137,14 @@ def create_app(
     store: Store, *, clock: Callable[[], datetime] | None = None,
     webhooks: Webhooks | None = None, admin_files: AdminFiles | None = None,
     concurrency: int | None = None, ui_secret: str | None = None,
+    on_unsubscribe: OnUnsubscribe | None = None, send_now: SendNow | None = None,
 ) -> FastAPI:
     """The review API over ``store``; ``webhooks`` enables the CRM webhook routes and
     ``admin_files`` the weights and rules routes. ``concurrency`` caps the requests worked on
     at once; more wait their turn in the event loop. ``ui_secret`` signs the pages' session
-    cookies (shared by every worker; a random one per process when None)."""
+    cookies (shared by every worker; a random one per process when None). ``on_unsubscribe``
+    writes an opt-out into the CRM once the store has it; ``send_now`` sends one approved
+    email at once when the sending policy allows it now."""
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -160,9 +168,13 @@ def create_app(
     app.state.metrics = ApiMetrics(store)
     app.state.webhooks = webhooks
     app.state.admin_files = admin_files
+    app.state.on_unsubscribe = on_unsubscribe
+    app.state.send_now = send_now
     app.include_router(router)
     app.include_router(admin_router)
     app.include_router(webhook_router)
+    app.include_router(unsubscribe_router)
+    app.include_router(send_now_router)
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     if concurrency is not None:
         app.add_middleware(InLine, limit=concurrency)

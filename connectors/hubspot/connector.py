@@ -62,6 +62,7 @@ from connectors.outcomes import OutcomeEvent
 from connectors.smtp import SmtpConfig, SmtpSender, message_id_for
 
 log = logging.getLogger(__name__)
+UNSUBSCRIBE_ALL_PATH = "/communication-preferences/v4/statuses/{subscriberIdString}/unsubscribe-all"
 
 LIST_PAGE = 100
 SEARCH_PAGE = 200
@@ -752,9 +753,30 @@ class HubSpotConnector:
                                             "hs_timestamp": str(to_ms(sent_at))})
         return SendResult(email.idempotency_key, message_id, sent_at)
 
+    def opt_out_of_email(self, crm_id: str, *, email: str) -> None:
+        """Unsubscribe the address from all email (communication preferences v4,
+        ``unsubscribe-all`` on the EMAIL channel); HubSpot then shows ``hs_email_optout``.
+
+        ``hs_email_optout`` itself is HubSpot's to set: a write to it is refused, so the
+        subscriptions API is the way in. Needs the ``communication_preferences.write`` scope.
+
+        Raises:
+            ConnectorError: HubSpot refused or could not be reached.
+        """
+        api_client = self.transport.contacts.api_client
+        self.transport.call(
+            f"unsubscribe {email} (contact {crm_id}) from all email", api_client.call_api,
+            UNSUBSCRIBE_ALL_PATH, "POST", path_params={"subscriberIdString": email},
+            query_params=[("channel", "EMAIL")],
+            header_params={"Accept": "application/json", "Content-Type": "application/json"},
+            auth_settings=["oauth2"])
+
     def _log_sending(self, email: OutgoingEmail) -> dict[str, Any] | None:
-        headers = {"from": {"email": self._from_address(email)}, "to": email.to,
-                   "messageId": self._message_id(email.idempotency_key)}
+        headers: dict[str, Any] = {"from": {"email": self._from_address(email)},
+                                   "to": email.to,
+                                   "messageId": self._message_id(email.idempotency_key)}
+        # The log keeps the unsubscribe headers the SMTP message carries, by their names.
+        headers.update(dict(email.headers))
         body = {"properties": {
             "hs_timestamp": str(to_ms(datetime.now(UTC))), "hs_email_direction": "EMAIL",
             "hs_email_status": "SENDING", "hs_email_subject": email.subject,

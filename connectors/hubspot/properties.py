@@ -49,6 +49,8 @@ CONTACT_PROPERTY_MAP: dict[str, str] = {
     "industry": "industry",
     "employees": "numemployees",
     "country": "country",
+    "state": "state",
+    "time_zone": "hs_timezone",
     "owner_id": "hubspot_owner_id",
     "email_opt_out": "hs_email_optout",
     "created_at": "createdate",

@@ -23,6 +23,8 @@ DEFAULT_FIELD_MAP: dict[str, str] = {
     "industry": "Industry",
     "employees": "NumberOfEmployees",
     "country": "Country",
+    "state": "State",
+    "time_zone": "LeadLoop_Time_Zone__c",
     "lead_source": "LeadSource",
     "status": "Status",
     "owner_id": "OwnerId",

@@ -671,6 +671,22 @@ class SalesforceConnector:
         done = _sent(key, logged)
         return SendResult(key, done.message_id, done.sent_at)
 
+    def opt_out_of_email(self, crm_id: str, *, email: str) -> None:
+        """Set the Lead's ``HasOptedOutOfEmail`` (or the field mapped to ``email_opt_out``).
+
+        Raises:
+            ConnectorError: Salesforce refused the update (a deleted Lead is left be).
+        """
+        field_name = self.config.field_map.get("email_opt_out", "HasOptedOutOfEmail")
+        record = {"attributes": {"type": "Lead"}, "id": crm_id, field_name: True}
+        outcome = self._collection("PATCH", [(0, record)], "email opt-out")[0]
+        errors = outcome.get("errors") or []
+        if outcome.get("success") or any(
+                e.get("statusCode") == "ENTITY_IS_DELETED" for e in errors):
+            return
+        raise ConnectorError(f"lead {crm_id}: setting {field_name} for {email} failed: "
+                             f"{records.error_text(errors)}")
+
     @property
     def _send_status_field(self) -> str:
         return self.config.task_fields.send_status

@@ -22,6 +22,7 @@ from connectors.base import (
     TaskWriteResult,
     WriteResult,
 )
+from connectors.errors import NotFoundError
 from connectors.outcomes import OutcomeEvent
 from connectors.sandbox import outcomes as simulated
 from connectors.sandbox.crm import DecisionValue, SandboxCRM, SandboxTask, TaskStatusValue
@@ -215,6 +216,20 @@ class SandboxConnector:
             if len(page) < self.page_size:
                 return
             after = (page[-1].modified_at, page[-1].event_id)
+    def opt_out_of_email(self, crm_id: str, *, email: str) -> None:
+        """Set the lead's ``email_opt_out``; a lead already opted out or deleted is left be.
+
+        Args:
+            crm_id: the lead.
+            email: the address that asked (the sandbox keeps one address per lead).
+        """
+        try:
+            lead = self.crm.get_lead(crm_id)
+        except NotFoundError:
+            return
+        if lead["deleted"] or lead.get("email_opt_out"):
+            return
+        self.crm.update_lead(crm_id, email_opt_out=True)
 
 
 def _task_change(task: SandboxTask) -> TaskChange:

@@ -47,14 +47,14 @@ from connectors.sandbox.errors import (
 from connectors.sandbox.generator import generate_leads, generate_owners
 from connectors.sandbox.importer import read_lead_file, unstorable
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 MAX_SUBJECT_CHARS = 255
 # The Lead fields of connectors.base a sandbox lead stores; crm_id and modified_at are
 # the CRM's own and are never taken from a record.
 LEAD_FIELDS: tuple[str, ...] = (
     "email", "first_name", "last_name", "title", "company", "industry", "employees",
     "country", "lead_source", "status", "owner_id", "past_purchases", "lifetime_value",
-    "email_opt_out", "notes", "events", "created_at",
+    "email_opt_out", "notes", "events", "created_at", "state", "time_zone",
 )
 _STAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 # Real CRMs stamp to the millisecond, and so do stores that keep our cursors; a finer
@@ -83,6 +83,7 @@ CREATE TABLE IF NOT EXISTS leads (
     lead_source, status, owner_id, past_purchases, lifetime_value, email_opt_out, notes,
     events TEXT,
     created_at,
+    state, time_zone,
     score INTEGER,
     tier TEXT,
     fit_score INTEGER,
@@ -127,7 +128,8 @@ CREATE TABLE IF NOT EXISTS email_log (
     subject TEXT NOT NULL,
     body TEXT NOT NULL,
     from_owner_id TEXT NOT NULL,
-    sent_at TEXT NOT NULL
+    sent_at TEXT NOT NULL,
+    headers TEXT NOT NULL DEFAULT '[]'
 );
 """
 _SCHEMA_1_TO_2 = (
@@ -136,11 +138,20 @@ _SCHEMA_1_TO_2 = (
     "ALTER TABLE tasks ADD COLUMN outcome TEXT",
     "ALTER TABLE tasks ADD COLUMN leadloop_note TEXT NOT NULL DEFAULT ''",
 )
+# Schema 3: a lead's fit and engagement sub-scores and grade.
 _SCHEMA_2_TO_3 = (
     "ALTER TABLE leads ADD COLUMN fit_score INTEGER",
     "ALTER TABLE leads ADD COLUMN engagement_score INTEGER",
     "ALTER TABLE leads ADD COLUMN grade TEXT",
 )
+# Schema 4: a lead's state and time-zone field; each logged email's extra headers.
+_SCHEMA_3_TO_4 = (
+    "ALTER TABLE leads ADD COLUMN state",
+    "ALTER TABLE leads ADD COLUMN time_zone",
+    "ALTER TABLE email_log ADD COLUMN headers TEXT NOT NULL DEFAULT '[]'",
+)
+# What takes a file made at schema N to N + 1.
+_UPGRADES = {1: _SCHEMA_1_TO_2, 2: _SCHEMA_2_TO_3, 3: _SCHEMA_3_TO_4}
 
 
 class TaskStatusValue(StrEnum):
@@ -222,6 +233,7 @@ class SentEmail:
     body: str
     from_owner_id: str
     sent_at: datetime
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -904,9 +916,11 @@ class SandboxCRM:
             number = _next_seq(db, "email_log")
             db.execute(
                 'INSERT INTO email_log (seq, message_id, idempotency_key, lead_crm_id, "to", '
-                "subject, body, from_owner_id, sent_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "subject, body, from_owner_id, sent_at, headers) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (number, f"M{number:06d}", email.idempotency_key, email.lead_crm_id, email.to,
-                 email.subject, email.body, email.from_owner_id, stamp),
+                 email.subject, email.body, email.from_owner_id, stamp,
+                 json.dumps([list(pair) for pair in email.headers])),
             )
         return SendResult(email.idempotency_key, f"M{number:06d}", _parse_stamp(stamp))
 
@@ -927,6 +941,7 @@ class SandboxCRM:
                 message_id=r["message_id"], idempotency_key=r["idempotency_key"],
                 lead_crm_id=r["lead_crm_id"], to=r["to"], subject=r["subject"], body=r["body"],
                 from_owner_id=r["from_owner_id"], sent_at=_parse_stamp(r["sent_at"]),
+                headers=dict(json.loads(r["headers"] or "[]")),
             )
             for r in rows
         ]
@@ -958,10 +973,12 @@ class SandboxCRM:
                     f"{self.path}: was made by a newer leadloop (schema {version}); "
                     "upgrade leadloop to open it"
                 )
-            if version in (1, 2):
+            if 1 <= version < SCHEMA_VERSION:
                 # Schema 2 gave review tasks their email fields and leadloop's outcome and
-                # note; schema 3 gave leads their fit and engagement sub-scores and grade.
-                for statement in (*(_SCHEMA_1_TO_2 if version == 1 else ()), *_SCHEMA_2_TO_3):
+                # note; 3 gave leads their sub-scores and grade; 4 leads their state and time
+                # zone, logged emails their headers.
+                steps = [s for v in range(version, SCHEMA_VERSION) for s in _UPGRADES[v]]
+                for statement in steps:
                     db.execute(statement)
                 db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             elif version < SCHEMA_VERSION:

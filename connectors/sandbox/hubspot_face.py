@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from connectors.base import (
     OutgoingEmail,
@@ -86,7 +86,7 @@ _BUILT_IN: dict[str, tuple[str, ...]] = {
     "contacts": ("email", "firstname", "lastname", "company", "jobtitle", "industry",
                  "numemployees", "country", "hs_lead_status", "lifecyclestage",
                  "hubspot_owner_id", "hs_email_optout", "lastmodifieddate", "createdate",
-                 "hs_object_id"),
+                 "hs_object_id", "state", "hs_timezone"),
     "tasks": ("hs_task_subject", "hs_task_body", "hs_task_status", "hs_task_type",
               "hs_task_priority", "hubspot_owner_id", "hs_timestamp", "hs_lastmodifieddate",
               "hs_createdate", "hs_object_id"),
@@ -414,6 +414,10 @@ class HubSpotFace:
         match = re.fullmatch(r"/crm/v3/objects/emails/(\d+)", path)
         if method == "PATCH" and match:
             return 200, self._update_email(match.group(1), payload)
+        match = re.fullmatch(r"/communication-preferences/v4/statuses/([^/]+)/unsubscribe-all",
+                             path)
+        if method == "POST" and match:
+            return 200, self._unsubscribe_all(unquote(match.group(1)), query)
         match = re.fullmatch(r"/crm/v3/properties/(\w+)(/groups)?", path)
         if match and match.group(1) in self._properties:
             kind = match.group(1)
@@ -424,6 +428,18 @@ class HubSpotFace:
             if method == "POST":
                 return self._create_property(kind, payload)
         raise _Reply(404, "OBJECT_NOT_FOUND", f"no route for {method} {path} in the face")
+
+    def _unsubscribe_all(self, address: str, query: dict[str, list[str]]) -> dict[str, Any]:
+        """Opt every contact at this address out of email, as HubSpot's opt-out does."""
+        if query.get("channel", [""])[0] != "EMAIL":
+            raise _Reply(400, "VALIDATION_ERROR", "channel=EMAIL is required")
+        for lead in self.crm.list_leads(include_deleted=False):
+            if str(lead.get("email") or "").lower() == address.lower() and not lead.get(
+                    "email_opt_out"):
+                self.crm.update_lead(lead["crm_id"], email_opt_out=True)
+        return {"status": "COMPLETE", "results": [{
+            "channel": "EMAIL", "status": "NOT_SUBSCRIBED", "subscriberIdString": address,
+            "wideStatusType": "PORTAL_WIDE"}]}
 
     # -- owners and contacts --------------------------------------------------------------
 
@@ -826,6 +842,8 @@ class HubSpotFace:
             to=str(headers.get("to", "")), subject=props.get("hs_email_subject", ""),
             body=props.get("hs_email_text", ""),
             from_owner_id=sandbox_id("U", props.get("hubspot_owner_id", "")) or "",
+            headers=tuple((name, str(value)) for name, value in headers.items()
+                          if name.lower().startswith("list-")),
         ))
 
     def _read_emails(self, payload: dict[str, Any]) -> tuple[int, Any]:
@@ -977,6 +995,10 @@ def _contact(lead: SandboxLead, wanted: list[str] | None, *, rep_score: str | No
         "lifecyclestage": "customer" if status == "converted" else "lead",
         "hubspot_owner_id": hubspot_id(f["owner_id"]) if f.get("owner_id") else None,
         "hs_email_optout": _text(f.get("email_opt_out")),
+        "state": _text(f.get("state")) or None,
+        # HubSpot's time zone enumeration spells Europe/Berlin as europe_slash_berlin.
+        "hs_timezone": (str(f["time_zone"]).lower().replace("/", "_slash_")
+                        if f.get("time_zone") else None),
         "leadloop_lead_source": _text(f.get("lead_source")),
         "leadloop_past_purchases": _text(f.get("past_purchases")),
         "leadloop_lifetime_value": _text(f.get("lifetime_value")),
@@ -1208,6 +1230,8 @@ def _number(value: Any) -> int:
 
 
 def _scope_for(path: str) -> str:
+    if path.startswith("/communication-preferences"):
+        return "communication_preferences.write"
     if path.startswith("/crm/v3/owners"):
         return "crm.objects.owners.read"
     if path.startswith("/crm/v3/properties"):

@@ -46,6 +46,8 @@ _ALIASES: dict[str, tuple[str, ...]] = {
         "companysize",
     ),
     "country": ("country", "countryregion", "billingcountry", "mailingcountry"),
+    "state": ("state", "stateregion", "province", "stateprovince", "mailingstate"),
+    "time_zone": ("timezone", "hstimezone", "leadlooptimezonec", "tz"),
     "lead_source": ("leadsource", "source", "originalsource", "origin"),
     "status": ("status", "leadstatus", "hsleadstatus"),
     "owner": (

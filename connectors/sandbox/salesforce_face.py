@@ -15,8 +15,9 @@ status and send status), ``sobjects/X/describe``, ``limits``,
 (client credentials and JWT bearer). Every answer carries ``Sforce-Limit-Info``.
 
 Field mapping: Lead ``Email, FirstName, LastName, Title, Company, Industry,
-NumberOfEmployees, Country, LeadSource, Status, OwnerId, HasOptedOutOfEmail, Description
-(notes), CreatedDate, IsDeleted, SystemModstamp`` plus ``LeadLoop_Past_Purchases__c,
+NumberOfEmployees, Country, State, LeadSource, Status, OwnerId, HasOptedOutOfEmail,
+Description (notes), CreatedDate, IsDeleted, SystemModstamp`` plus ``LeadLoop_Time_Zone__c,
+LeadLoop_Past_Purchases__c,
 LeadLoop_Lifetime_Value__c, LeadLoop_Engagement_Events__c`` (JSON text),
 ``LeadLoop_Score__c, LeadLoop_Tier__c``. Task ``Id, WhoId, OwnerId, Subject, Description,
 Status, IsClosed, ActivityDate, TaskSubtype, LastModifiedById, CreatedDate, SystemModstamp``
@@ -73,7 +74,7 @@ from connectors.base import (
     TaskOutcome,
     TaskUpdate,
 )
-from connectors.errors import ConnectorError
+from connectors.errors import ConnectorError, NotFoundError
 from connectors.sandbox import salesforce_outcomes as outcome_rows
 from connectors.sandbox import salesforce_soql as soql
 from connectors.sandbox.crm import SandboxCRM, SandboxLead, SandboxTask, SentEmail
@@ -106,7 +107,8 @@ _DECISIONS = {"Approved": TaskDecision.APPROVED, "Rejected": TaskDecision.REJECT
 LEAD_DESCRIBE: tuple[tuple[str, str], ...] = (
     ("Id", "id"), ("IsDeleted", "boolean"), ("FirstName", "string"), ("LastName", "string"),
     ("Email", "email"), ("Company", "string"), ("Title", "string"), ("Industry", "picklist"),
-    ("NumberOfEmployees", "int"), ("Country", "string"), ("LeadSource", "picklist"),
+    ("NumberOfEmployees", "int"), ("Country", "string"), ("State", "string"),
+    ("LeadSource", "picklist"), ("LeadLoop_Time_Zone__c", "string"),
     ("Status", "picklist"), ("OwnerId", "reference"), ("HasOptedOutOfEmail", "boolean"),
     ("Description", "textarea"), ("CreatedDate", "datetime"), ("LastModifiedDate", "datetime"),
     ("SystemModstamp", "datetime"),
@@ -485,6 +487,18 @@ class SalesforceFace:
             return _failure("FIELD_INTEGRITY_EXCEPTION", str(exc))
         return {"id": task_id, "success": True, "errors": []}
 
+    def _opt_out(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        """A Lead's HasOptedOutOfEmail set (true only: an opt-in needs the person's say)."""
+        lead_id = str(record.get("id") or record.get("Id"))
+        if record["HasOptedOutOfEmail"] is not True:
+            return _failure("FIELD_NOT_UPDATEABLE", "the face only sets HasOptedOutOfEmail "
+                            "to true")
+        try:
+            self.crm.update_lead(lead_id, email_opt_out=True)
+        except NotFoundError as exc:
+            return _failure("ENTITY_IS_DELETED", str(exc))
+        return {"id": lead_id, "success": True, "errors": []}
+
     def update_records(self, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """sObject Collections update: a Lead's score and tier, review Tasks as leadloop
         sets them (each in one sandbox transaction), an email log Task's send status."""
@@ -503,9 +517,12 @@ class SalesforceFace:
                     reviews.append((n, review))
                 else:
                     results[n] = review
+            elif sobject == "Lead" and fields == {"HasOptedOutOfEmail"}:
+                results[n] = self._opt_out(record)
             elif sobject != "Lead" or not fields <= _SCORE_WRITE_FIELDS:
                 results[n] = _failure("FIELD_NOT_UPDATEABLE", "the face updates only "
-                                      f"{', '.join(sorted(_SCORE_WRITE_FIELDS))} on Lead")
+                                      f"{', '.join(sorted(_SCORE_WRITE_FIELDS))}, or "
+                                      "HasOptedOutOfEmail, on Lead")
             elif not isinstance(record.get(SCORE_FIELD), int | float) or isinstance(
                     record.get(SCORE_FIELD), bool):
                 results[n] = _failure("INVALID_TYPE_ON_FIELD_IN_RECORD",
@@ -895,6 +912,7 @@ def _lead_row(lead: SandboxLead) -> dict[str, Any]:
         "LastName": f.get("last_name"), "Email": f.get("email"), "Company": f.get("company"),
         "Title": f.get("title"), "Industry": f.get("industry"),
         "NumberOfEmployees": f.get("employees"), "Country": f.get("country"),
+        "State": f.get("state") or None, "LeadLoop_Time_Zone__c": f.get("time_zone") or None,
         "LeadSource": f.get("lead_source"), "Status": f.get("status"),
         "OwnerId": f.get("owner_id"), "HasOptedOutOfEmail": bool(f.get("email_opt_out")),
         "Description": f.get("notes"), "CreatedDate": _stamp_or_text(f.get("created_at")),

@@ -139,6 +139,27 @@ def register(app: typer.Typer) -> None:
         assert isinstance(result, SendReport)
         print_send(result)
 
+    @app.command("send-now")
+    def send_now(
+        proposal: str = typer.Argument(..., help="The proposal id, or its CRM task id."),
+        by: str = typer.Option("cli", "--by", help="Who asks (for the audit trail)."),
+    ) -> None:
+        """Send one approved email now, only if its window, holidays and caps allow it now."""
+        from leadloop.wiring import send_now_runner
+        from review_api.send_now_views import SendNowRefusedError
+
+        pipeline = build_pipeline(settings())
+        try:
+            sent, message = send_now_runner(pipeline)(_proposal_id(pipeline, proposal), by)
+        except SendNowRefusedError as exc:
+            console.print(Text(str(exc)))
+            raise typer.Exit(1) from None
+        finally:
+            pipeline.store.close()
+        console.print(Text(message))
+        if not sent:
+            raise typer.Exit(1)
+
     @app.command()
     def run() -> None:
         """Every step once: sync, score, propose, reconcile, send, outcomes."""
@@ -167,3 +188,19 @@ def register(app: typer.Typer) -> None:
         current = settings()  # read now, so a bad setting stops here with one clear line
         run_server(host=host or current.api_host, port=port or current.api_port,
                    workers=workers, access_log=access_log)
+
+
+def _proposal_id(pipeline: Pipeline, given: str) -> int:
+    """A proposal id from its number or its CRM task id; one line and exit 2 if neither."""
+    from sqlalchemy import select
+
+    from review_api.store.models import Proposal
+
+    if given.isdigit():
+        return int(given)
+    with pipeline.store.session() as session:
+        found = session.scalar(select(Proposal.id).where(Proposal.crm_task_id == given))
+    if found is None:
+        console.print(Text(f"{given!r} is neither a proposal id nor the CRM task of one"))
+        raise typer.Exit(2)
+    return int(found)

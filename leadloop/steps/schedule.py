@@ -92,10 +92,41 @@ def next_open(moment: datetime, *, zone: ZoneInfo, start: time, end: time,
         if code is not None:
             why = why or f"holiday: {code}"
             continue
+        if _clocks_change(day, zone):
+            # A 23- or 25-hour day: the window's edges may fall in an hour the clocks skip
+            # or repeat, so go by the wall clock, minute by minute, on this one day.
+            found = _first_open_minute(day, moment, zone=zone, start=start, end=end)
+            if found is None:
+                why = why or "window"
+                continue
+            return found, (why or "window") if found > moment else why
         if opens <= moment:
             return moment.astimezone(UTC), why
         return opens, why or "window"
     raise ValueError(f"no sending day in the next {MAX_DAYS_AHEAD} days in {zone.key}")
+
+
+def _clocks_change(day: date, zone: ZoneInfo) -> bool:
+    """The zone's offset is not the same all through ``day`` (a daylight-saving change)."""
+    marks = [datetime.combine(day, time(h), tzinfo=zone) for h in (0, 12)]
+    marks.append(datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone))
+    return len({mark.utcoffset() for mark in marks}) > 1
+
+
+def _first_open_minute(day: date, moment: datetime, *, zone: ZoneInfo, start: time,
+                       end: time) -> datetime | None:
+    """The first instant at or after ``moment`` on local ``day`` whose wall-clock time is in
+    the window, stepping by minutes (the window's edges are whole minutes); None if none."""
+    at = max(moment.astimezone(UTC),
+             datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC) - timedelta(hours=3))
+    while True:
+        local = at.astimezone(zone)
+        if local.date() > day:
+            return None
+        if local.date() == day and start <= local.time() and (
+                end == time.max or local.time() < end):
+            return at
+        at = at.replace(second=0, microsecond=0) + timedelta(minutes=1)
 
 
 class Planner:
@@ -109,21 +140,27 @@ class Planner:
         self.by_mailbox = sent_by_mailbox
         self.by_domain = sent_by_domain
 
-    def place(self, *, owner_id: str, to: str, lead: dict[str, Any], now: datetime) -> Slot:
-        """The slot for one email; counts it against its caps on the day it gets."""
+    def opens(self, *, lead: dict[str, Any], moment: datetime) -> tuple[datetime, str | None]:
+        """The first instant at or after ``moment`` the lead's window and holidays allow,
+        and why it is later ("outside 09:00-17:00 mon-fri Asia/Tokyo"), None if it is not."""
         where = lead_zone(lead, default=self.config.default_time_zone)
         codes = [c for c in self.config.holidays if c != "lead"]
         if "lead" in self.config.holidays and where.country:
             codes.insert(0, where.country)
-        holiday = holiday_checker(_supported(codes))
+        at, why = next_open(moment, zone=where.zone, start=self.start, end=self.end,
+                            weekdays=self.weekdays, holiday=holiday_checker(_supported(codes)))
+        if why is None:
+            return at, None
+        return at, (f"outside {self.config.window} {self.config.days} {where.zone.key}"
+                    if why == "window" else f"public holiday in {why.split(': ')[1]}")
+
+    def place(self, *, owner_id: str, to: str, lead: dict[str, Any], now: datetime) -> Slot:
+        """The slot for one email; counts it against its caps on the day it gets."""
         domain, moment, first_why = domain_of(to), now, None
         for _ in range(MAX_DAYS_AHEAD):
-            moment, why = next_open(moment, zone=where.zone, start=self.start, end=self.end,
-                                    weekdays=self.weekdays, holiday=holiday)
+            moment, why = self.opens(lead=lead, moment=moment)
             if why is not None and first_why is None:
-                first_why = (f"outside {self.config.window} {self.config.days} "
-                             f"{where.zone.key}" if why == "window"
-                             else f"public holiday in {why.split(': ')[1]}")
+                first_why = why
             day = moment.date()
             cap = self.cap_reason(owner_id=owner_id, domain=domain, day=day)
             if cap is None:

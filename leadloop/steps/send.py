@@ -15,19 +15,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import or_, select, text, update
+from sqlalchemy import or_, select, text, true, update
 from sqlalchemy.orm import Session
 
 from connectors.base import CRMConnector, OutgoingEmail, RawLead, SendResult, parse_lead
 from connectors.errors import BadRecordError, ConnectorError
-from review_api import lifecycle, service, suppression, tasksync
+from review_api import lifecycle, service, suppression, tasksync, unsubscribe
 from review_api.authority import Decider, NotEntitledError, check
 from review_api.store.db import Store
 from review_api.store.models import OutboxEmail, Proposal, Suppression
 from review_api.taskbody import EmailText, leaked_notes
 from review_api.workflow import ProposalEvent, ProposalState, may_send, transition
 
-from . import schedule
+from . import mail, schedule
 
 if TYPE_CHECKING:
     from leadloop.settings import SendingConfig
@@ -52,16 +52,19 @@ class SendReport:
 
 
 def send(*, store: Store, connector: CRMConnector, clock: Callable[[], datetime],
-         tick: Tick, sending: SendingConfig | None = None) -> SendReport:
+         tick: Tick, sending: SendingConfig | None = None,
+         only: Sequence[int] | None = None) -> SendReport:
     """Send due emails from the outbox, a batch at a time, each after a consent check.
 
     With ``sending``, every waiting email is first planned (window, holidays, caps) and
     only those due now are sent; without, everything approved is due (tests of other steps).
+    ``only`` sends just these outbox rows, if due, without planning the rest (send now).
     """
     report = SendReport()
     now = clock()
+    secret = unsubscribe.signing_secret(store)
     with store.session() as session:
-        if sending is not None:
+        if sending is not None and only is None:
             for slot in schedule.plan(session=session, config=sending, now=now).values():
                 if slot.at > now and slot.held_because:
                     report.held[slot.held_because] += 1
@@ -70,6 +73,7 @@ def send(*, store: Store, connector: CRMConnector, clock: Callable[[], datetime]
                 OutboxEmail.state.in_(["queued", "sending", "failed"]),
                 OutboxEmail.attempts < MAX_SEND_ATTEMPTS,
                 or_(OutboxEmail.not_before.is_(None), OutboxEmail.not_before <= now),
+                OutboxEmail.id.in_(only) if only is not None else true(),
             ).order_by(OutboxEmail.id)
         ).all()
     for start in range(0, len(ids), BATCH):
@@ -86,7 +90,7 @@ def send(*, store: Store, connector: CRMConnector, clock: Callable[[], datetime]
             continue
         for outbox_id, crm_id in batch:
             _send_one(store, connector, outbox_id, current.get(crm_id), clock(), report,
-                      sending)
+                      sending, secret)
             tick(1)
     return report
 
@@ -111,7 +115,8 @@ def consent_problem(raw: RawLead | None, *, to: str, suppressed: bool) -> str | 
 
 
 def _send_one(store: Store, connector: CRMConnector, outbox_id: int, raw: RawLead | None,
-              now: datetime, report: SendReport, sending: SendingConfig | None) -> None:
+              now: datetime, report: SendReport, sending: SendingConfig | None,
+              secret: bytes) -> None:
     with store.session() as session:
         row = session.get_one(OutboxEmail, outbox_id)
         # A row another sender claimed within the lease is that sender's: leave it be.
@@ -157,10 +162,7 @@ def _send_one(store: Store, connector: CRMConnector, outbox_id: int, raw: RawLea
             if sending is not None:
                 _hold_if_capped(session, row, now=now, sending=sending, report=report)
             return  # another sender holds it, or took it since we listed it
-        email = OutgoingEmail(
-            idempotency_key=row.idempotency_key, lead_crm_id=row.crm_id, to=row.to_address,
-            subject=row.subject, body=row.body, from_owner_id=row.owner_id,
-        )
+        email = _outgoing(row, sending, secret)
     try:
         result = connector.find_sent_email(email.idempotency_key)
         if result is None:
@@ -180,6 +182,22 @@ def _send_one(store: Store, connector: CRMConnector, outbox_id: int, raw: RawLea
         report.failed += 1
         return
     _record_sent(store, outbox_id, result, now, report)
+
+
+def _outgoing(row: OutboxEmail, sending: SendingConfig | None, secret: bytes
+              ) -> OutgoingEmail:
+    """The message that leaves: the approved text with the footer, and the RFC 8058
+    unsubscribe headers (the same on every attempt, so a resend is the same email)."""
+    if sending is None:
+        from leadloop.settings import SendingConfig
+
+        sending = SendingConfig()
+    return OutgoingEmail(
+        idempotency_key=row.idempotency_key, lead_crm_id=row.crm_id, to=row.to_address,
+        subject=row.subject, from_owner_id=row.owner_id,
+        body=mail.with_footer(row.body, sending, secret=secret, proposal_id=row.proposal_id),
+        headers=mail.headers(sending, secret=secret, proposal_id=row.proposal_id),
+    )
 
 
 def _record_sent(store: Store, outbox_id: int, result: SendResult, now: datetime,

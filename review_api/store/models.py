@@ -361,3 +361,11 @@ class OutcomeEventRow(Base):
     occurred_at: Mapped[datetime]
     imported_at: Mapped[datetime] = mapped_column(default=utcnow)
     detail: Mapped[str] = mapped_column(Text, default="")
+class SigningKey(Base):
+    """A secret the store keeps for signing links (unsubscribe tokens), made on first use."""
+
+    __tablename__ = "signing_keys"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    secret: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -60,8 +60,10 @@ def test_an_older_sandbox_file_gains_the_sub_score_columns(tmp_path: Any) -> Non
     crm.seed(3, seed=1, now=NOW)
     crm.close()
     db = sqlite3.connect(path)
-    for column in ("fit_score", "engagement_score", "grade"):
+    # A schema-2 file: without the sub-scores (3), nor the time-zone fields and headers (4).
+    for column in ("fit_score", "engagement_score", "grade", "state", "time_zone"):
         db.execute(f"ALTER TABLE leads DROP COLUMN {column}")
+    db.execute("ALTER TABLE email_log DROP COLUMN headers")
     db.execute("PRAGMA user_version = 2")
     db.commit()
     db.close()
@@ -74,6 +76,6 @@ def test_an_older_sandbox_file_gains_the_sub_score_columns(tmp_path: Any) -> Non
         reopened.close()
     check = sqlite3.connect(path)
     try:
-        assert check.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert check.execute("PRAGMA user_version").fetchone()[0] == 4
     finally:
         check.close()

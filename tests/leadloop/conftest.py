@@ -41,6 +41,15 @@ class RecordingConnector(SandboxConnector):
         return super().send_email(email)
 
 
+def rep_text(body: str) -> str:
+    """A sent body without the footer leadloop adds at send time: what the rep approved."""
+    from leadloop.steps.mail import SEPARATOR
+
+    text, separator, _footer = body.rpartition(SEPARATOR)
+    assert separator, f"no footer in {body!r}"
+    return text
+
+
 def make_pipeline(store: Store, crm: SandboxCRM, *, connector: CRMConnector | None = None,
                   **kw: object) -> Pipeline:
     return Pipeline(

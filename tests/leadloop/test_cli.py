@@ -96,8 +96,11 @@ def test_rep_decides_in_the_sandbox_and_the_loop_picks_it_up(
     settings.cache_clear()
     assert "sent 1 email(s)" in leadloop("send")
     sent = crm.sent_emails()
-    assert [(e.subject, e.body) for e in sent] == [
+    # The rep's text leaves as approved; the footer (AI note, unsubscribe link) follows it.
+    assert [(e.subject, e.body.rpartition("\n\n-- \n")[0]) for e in sent] == [
         ("Quick question", "Hi,\n\nMay I call you on Tuesday?\n\nBest")]
+    assert "\nUnsubscribe: http://127.0.0.1:8000/unsubscribe/" in sent[0].body
+    assert sent[0].headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
 
 def test_config_show_masks_secrets(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -21,7 +21,7 @@ from review_api.keys import Role, create_key
 from review_api.store.db import Store
 from review_api.store.models import AuditEvent, OutboxEmail, Proposal
 
-from .conftest import NOW, RecordingConnector, Transport, make_pipeline
+from .conftest import NOW, RecordingConnector, Transport, make_pipeline, rep_text
 
 
 def _hot(crm: SandboxCRM, **fields: object) -> str:
@@ -208,7 +208,7 @@ def test_a_damaged_notes_line_changes_nothing_that_is_sent(store: Store, crm: Sa
     pipeline.reconcile()
     pipeline.send()
     (email,) = transport.calls
-    assert (email.subject, email.body) == (task.email_subject, task.email_body)
+    assert (email.subject, rep_text(email.body)) == (task.email_subject, task.email_body)
     assert "Proposal:" not in email.body and "Score " not in email.body
 
 
@@ -255,7 +255,7 @@ def test_an_empty_edit_is_refused_the_task_reopened_and_a_real_edit_then_sent(
     crm.approve_task(task.task_id, by=task.owner_id, email_body="Hi Ann,\n\nShort and real.")
     assert pipeline.reconcile().approved == 1
     assert pipeline.send().sent == 1
-    assert transport.calls[0].body == "Hi Ann,\n\nShort and real."
+    assert rep_text(transport.calls[0].body) == "Hi Ann,\n\nShort and real."
 
 
 # 6. Consent is checked at send time ----------------------------------------------------

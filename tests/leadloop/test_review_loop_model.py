@@ -62,7 +62,7 @@ from review_api.store.db import Store
 from review_api.store.models import AuditEvent, Decision, Proposal
 from tests.conftest import PG_SERVER
 
-from .conftest import NOW, RecordingConnector, Transport, make_pipeline
+from .conftest import NOW, RecordingConnector, Transport, make_pipeline, rep_text
 
 # Examples per backend; with these, each safety check was seen to fail when broken on
 # purpose (see the closing note of the issue). PostgreSQL runs half as many: it is slower.
@@ -370,7 +370,9 @@ class ReviewLoopModel(RuleBasedStateMachine):
                 assert label.decision == "approved"
                 assert _entitled(proposal, label.decided_by or ""), (
                     proposal.key, label.decided_by, proposal.approver_id)
-                assert f"Subject: {email.subject}\n\n{email.body}" == label.final_text
+                # What the rep approved leaves as is; the footer follows it.
+                assert f"Subject: {email.subject}\n\n{rep_text(email.body)}" == (
+                    label.final_text)
                 notes = [line.strip() for line in proposal.payload["description"].splitlines()
                          if len(line.strip()) >= 12]
                 lines = {line.strip() for line in (email.subject + "\n" + email.body)

@@ -1,7 +1,7 @@
 """sync cursors remember when the read that left them began
 
 Revision ID: 0010_sync
-Revises: 0007_outcomes
+Revises: 0008_unsubscribe
 Create Date: 2026-12-06 01:40:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010_sync"
-down_revision: str | None = "0007_outcomes"
+down_revision: str | None = "0008_unsubscribe"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
