@@ -33,6 +33,7 @@ from drafting.guardrails import ProductFacts, load_product_facts, review_draft
 from drafting.learning import LearnedRule, learn_rules
 from drafting.learning import apply as apply_rules
 from drafting.policy import Policy, load_policy
+from drafting.rep_examples import attach as attach_rep_examples
 from leadloop.steps import reconcile as reconcile_step
 from leadloop.steps import send as send_step
 from leadloop.steps.reconcile import ReconcileReport
@@ -419,7 +420,10 @@ class Pipeline:
         owners = self._owners_by_id()
         with self.store.session() as session:
             candidates = self._draft_candidates(session)
-            rules = self._learned_rules(session) if self.learn_from_edits else []
+            rows = self._edit_rows(session) if self.learn_from_edits else []
+            rules = self._learned_rules(session, rows) if self.learn_from_edits else []
+        owner_of: dict[str, str] = {}  # a model drafter's few-shot examples: the rep's own edits
+        attach_rep_examples(self.drafter, rows, lambda facts: owner_of.get(facts.crm_id, ""))
         tick = self.progress("draft", len(candidates))
         for batch in batched(candidates, 50):
             todo = []
@@ -439,6 +443,7 @@ class Pipeline:
                     "rep_title": owner.title if owner else "",
                     "days_since_engaged": days_since_engaged(record.get("events"), now),
                 })
+                owner_of[facts.crm_id] = lead.owner_id or ""
                 todo.append((lead, snap, score_row, record, facts))
             # Drafts are made concurrently; one that fails is counted and blocks no other.
             results = draft_many(self.drafter, [t[-1] for t in todo],
@@ -517,17 +522,20 @@ class Pipeline:
                                                       if e.action == "require_manager")})
         return _Recorded(draft.fallback_reason, bool(flags))
 
-    def _learned_rules(self, session: Session) -> list[LearnedRule]:
+    def _learned_rules(self, session: Session, rows: list[dict[str, Any]]) -> list[LearnedRule]:
         """What reps' edits taught, minus the rules an admin switched off."""
-        rows = [dict(row) for row in session.execute(
+        disabled = session.scalars(
+            select(DraftRuleSwitch.rule_id).where(DraftRuleSwitch.enabled.is_(False))).all()
+        return learn_rules(rows, disabled=disabled)
+
+    def _edit_rows(self, session: Session) -> list[dict[str, Any]]:
+        """Every decision on a draft: what was proposed and what the rep approved."""
+        return [dict(row) for row in session.execute(
             select(Decision.original_text, Decision.final_text, Decision.decided_by,
                    Decision.decided_at, Decision.decision)
             .join(Proposal, Proposal.id == Decision.proposal_id)
             .where(Proposal.kind == service.DRAFT)
         ).mappings()]
-        disabled = session.scalars(
-            select(DraftRuleSwitch.rule_id).where(DraftRuleSwitch.enabled.is_(False))).all()
-        return learn_rules(rows, disabled=disabled)
 
     def _draft_candidates(self, session: Session) -> list[tuple[Lead, LeadSnapshot, Score]]:
         busy = select(Proposal.crm_id).where(
