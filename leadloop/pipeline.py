@@ -27,13 +27,13 @@ from connectors.base import (
 )
 from connectors.errors import BadRecordError
 from drafting import Draft, Drafter, LeadFacts
-from drafting.base import days_since_engaged
 from drafting.batch import draft_many
 from drafting.guardrails import ProductFacts, load_product_facts, review_draft
 from drafting.learning import LearnedRule, learn_rules
 from drafting.learning import apply as apply_rules
 from drafting.policy import Policy, load_policy
 from drafting.rep_examples import attach as attach_rep_examples
+from leadloop.draft_inputs import lead_facts
 from leadloop.steps import reconcile as reconcile_step
 from leadloop.steps import send as send_step
 from leadloop.steps.reconcile import ReconcileReport
@@ -435,14 +435,7 @@ class Pipeline:
                     report.not_drafted.append((lead.crm_id, "; ".join(gate.reasons)))
                     continue
                 owner = owners.get(lead.owner_id)
-                facts = LeadFacts.from_mapping({
-                    **record, "recent_activity": tuple(score_row.factors.get("activity", [])),
-                    "top_factors": tuple(f["label"] for f in score_row.factors["items"]),
-                    "rep_name": owner.name if owner else "",
-                    "rep_email": owner.email if owner else "",
-                    "rep_title": owner.title if owner else "",
-                    "days_since_engaged": days_since_engaged(record.get("events"), now),
-                })
+                facts = lead_facts(record, score_row, owner, now)
                 owner_of[facts.crm_id] = lead.owner_id or ""
                 todo.append((lead, snap, score_row, record, facts))
             # Drafts are made concurrently; one that fails is counted and blocks no other.
