@@ -24,9 +24,9 @@ from sqlalchemy import func, select
 
 from connectors.base import CRMConnector
 from connectors.sandbox import SandboxConnector, SandboxCRM
-from drafting.learning import normalised_distance
 from leadloop.checks import sandbox_tasks_out_of_step, sent_without_entitled_approval
 from leadloop.demo_reps import RepTaste, draw_tastes, preferred
+from leadloop.demo_rounds import RoundStats, last_decision, print_rounds, round_stats
 from leadloop.errors import LeadloopError
 from leadloop.pipeline import Pipeline
 from leadloop.settings import Settings
@@ -91,17 +91,6 @@ class DemoSummary:
     rounds: list[RoundStats] = field(default_factory=list)
     rules_learned: int = 0
     tastes: dict[str, RepTaste] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class RoundStats:
-    """One round's drafts as the reps decided them."""
-
-    round: int
-    drafts_decided: int
-    mean_edit_distance: float  # normalised, over approved drafts
-    approved_unedited: float  # share of decided drafts
-    rules_applied: int  # drafts with at least one learned rule applied
 
 
 @contextmanager
@@ -191,7 +180,7 @@ def _rounds(
         pipeline.propose()
         _reps_decide_drafts(crm, rng, plan.tastes, eager_reps=True)
         refused = pipeline.reconcile().refused
-        stats.append(_round_stats(pipeline, 1, 0))
+        stats.append(round_stats(pipeline, 1, 0))
         cancelled = _send_through_the_days(pipeline, moment, held,
                                            until=moment["now"] + timedelta(days=7))
         for number in range(2, plan.rounds + 1):
@@ -201,14 +190,14 @@ def _rounds(
             if number > 2:
                 crm.seed(plan.new_leads, seed=plan.seed * 1000 + number, now=week_later)
             _new_interest(crm, rng, week_later)
-            last = _last_decision(pipeline)
+            last = last_decision(pipeline)
             pipeline.sync()
             pipeline.score()
             pipeline.propose()
             _reps_decide_scores(crm, rng)
             _reps_decide_drafts(crm, rng, plan.tastes, eager_reps=False)
             refused += pipeline.reconcile().refused
-            stats.append(_round_stats(pipeline, number, last))
+            stats.append(round_stats(pipeline, number, last))
             # Between rounds only today's sends; the last round sends through the weeks.
             days = 21 if number == plan.rounds else 1
             cancelled += _send_through_the_days(pipeline, moment, held,
@@ -222,27 +211,6 @@ def _rounds(
         return summary
     finally:
         store.close()
-
-
-def _last_decision(pipeline: Pipeline) -> int:
-    with pipeline.store.session() as session:
-        return session.scalar(select(func.max(Decision.id))) or 0
-
-
-def _round_stats(pipeline: Pipeline, number: int, after: int) -> RoundStats:
-    """Edit distance and unedited approvals over the drafts decided since ``after``."""
-    with pipeline.store.session() as session:
-        rows = session.execute(
-            select(Decision.decision, Decision.original_text, Decision.final_text,
-                   Proposal.payload)
-            .join(Proposal, Proposal.id == Decision.proposal_id)
-            .where(Proposal.kind == service.DRAFT, Decision.id > after)).all()
-    approved = [(o or "", f or "") for d, o, f, _ in rows if d == "approved"]
-    distances = [normalised_distance(o, f) for o, f in approved]
-    return RoundStats(
-        number, len(rows), sum(distances) / len(distances) if distances else 0.0,
-        sum(1 for d in distances if d == 0) / len(rows) if rows else 0.0,
-        sum(1 for *_, payload in rows if payload.get("applied_rules")))
 
 
 def _send_through_the_days(pipeline: Pipeline, moment: dict[str, datetime],
@@ -390,31 +358,7 @@ def print_summary(summary: DemoSummary) -> None:
     for crm_id, reason in summary.skipped_examples:
         console.print(f"skipped {crm_id}: {reason}")
     if summary.rounds:
-        _print_rounds(summary)
+        print_rounds(summary.rounds, summary.rules_learned, summary.tastes)
     console.print(f"finished in {summary.seconds:.1f} s; the store is {summary.store_url}")
     console.print("next: leadloop review list, leadloop serve, or open the store in a notebook")
 
-
-def _print_rounds(summary: DemoSummary) -> None:
-    """One row per round: how much reps still had to change, and what learning did."""
-    from rich.table import Table
-    from rich.text import Text
-
-    from leadloop.cli.common import console
-    table = Table("round", "drafts decided", "mean normalised edit distance",
-                  "approved unedited", "drafts with learned rules",
-                  title="learning from reps' edits, round by round")
-    for row in summary.rounds:
-        table.add_row(str(row.round), str(row.drafts_decided), f"{row.mean_edit_distance:.3f}",
-                      f"{row.approved_unedited:.0%}", str(row.rules_applied))
-    console.print(table)
-    first, last = summary.rounds[0], summary.rounds[-1]
-    if len(summary.rounds) > 1 and first.mean_edit_distance > 0:
-        fall = 1 - last.mean_edit_distance / first.mean_edit_distance
-        console.print(f"edit distance round 1 -> round {last.round}: "
-                      f"{first.mean_edit_distance:.3f} -> {last.mean_edit_distance:.3f} "
-                      f"({fall:.0%} lower)", highlight=False)
-    console.print(f"rules learned from the reps' edits: {summary.rules_learned} "
-                  "(list them: leadloop drafts rules)", highlight=False)
-    for rep, taste in sorted(summary.tastes.items()):
-        console.print(Text(f"rep {rep}: {taste.describe()}"))
