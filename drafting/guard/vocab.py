@@ -7,6 +7,7 @@ claim of that type (the generic name check still sees capitalised words).
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 # country code: names and codes a lead's country field may hold (matched case-insensitively),
 # then words a draft may use for the country or places in it (matched as written).
@@ -122,7 +123,8 @@ ORG_NOUNS = (r"companies|company|firms?|businesses|business|organi[sz]ations?|br
              r"providers?|players|groups|operators|startups|industry|sector|space|market|world")
 
 
-def industry_terms() -> list[tuple[str, str, bool]]:
+@lru_cache(maxsize=1)
+def industry_terms() -> tuple[tuple[str, str, bool], ...]:
     """(term, family, strong) for every term, longest first."""
     terms = [
         (term, family, strong)
@@ -130,17 +132,18 @@ def industry_terms() -> list[tuple[str, str, bool]]:
         for strong, group in ((True, strong_terms), (False, weak_terms))
         for term in group.split("|") if term
     ]
-    return sorted(terms, key=lambda t: len(t[0]), reverse=True)
+    return tuple(sorted(terms, key=lambda t: len(t[0]), reverse=True))
 
 
-def industry_families(text: str) -> set[str]:
+@lru_cache(maxsize=256)
+def industry_families(text: str) -> frozenset[str]:
     """Every family whose terms (strong or weak) occur in ``text`` (a lead's industry)."""
     lowered = f" {text.lower()} "
     found = set()
     for term, family, _ in industry_terms():
         if re.search(rf"(?<![\w-]){re.escape(term.rstrip('?'))}", lowered):
             found.add(family)
-    return found
+    return frozenset(found)
 
 
 def ancestors(family: str) -> set[str]:
