@@ -33,6 +33,7 @@ from pydantic import BaseModel, Field
 from drafting.base import Draft, Drafter, LeadFacts
 from drafting.errors import DrafterConfigError, LLMOutputError
 from drafting.learning import EditExample
+from drafting.masking import mask_contacts as mask_contacts
 from drafting.template import TemplateDrafter
 
 
@@ -109,18 +110,6 @@ _TRACED_FIELDS = (
 def _one_line(text: str, limit: int = _MAX_REASON_CHARS) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-_EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-_PHONE_RE = re.compile(r"(?<![\w+(])[+(]?\d[\d ()./-]{6,}\d(?!\w)")
-
-
-def mask_contacts(text: str) -> str:
-    """Free text with email addresses and phone numbers replaced by placeholders."""
-    text = _EMAIL_RE.sub("[email]", text)
-    return _PHONE_RE.sub(
-        lambda m: "[phone]" if sum(c.isdigit() for c in m.group(0)) >= 7 else m.group(0), text
-    )
 
 
 def _masked(value: Any) -> Any:
@@ -391,7 +380,8 @@ class LLMDrafter:
         prompt_hash = hashlib.sha256(
             (self.system_prompt + "|" + ",".join(self.allowed_fields)).encode("utf-8")
         ).hexdigest()[:8]
-        self.version: str = f"llm:{model_id or _model_id(model)}:{prompt_hash}"
+        # The drafter's name ("llm") is said apart: the version is the model and the prompt.
+        self.version: str = f"{model_id or _model_id(model)}:{prompt_hash}"
 
     @classmethod
     def from_spec(

@@ -1,10 +1,13 @@
 """`leadloop demo`: the whole loop on the sandbox CRM, with reps played by a seeded script.
 
-Two rounds: the first scores fresh leads and proposes drafts; then a week passes, some leads
-show new interest, and scores that cross a guarded tier boundary become score overrides.
-Reps decide inside the sandbox CRM the way they would in a real one; reconcile turns those
-decisions into labels, and only approved drafts are sent. Two weeks later the outcomes
-(replies, bounces, meetings) come back from the CRM and the summary shows the funnel.
+Round one scores fresh leads and proposes drafts; then a week passes, some leads show new
+interest, and scores that cross a guarded tier boundary become score overrides; each later
+round a week on brings new leads. Reps (:mod:`leadloop.demo_reps`, preferences from the
+seed) decide inside the sandbox CRM the way they would in a real one; reconcile turns those
+decisions into labels, the next round's drafts apply what their edits taught, and only
+approved drafts are sent. A table shows each round's edit distance and unedited approvals.
+Two weeks after the last sends the outcomes (replies, bounces, meetings) come back from the
+CRM and the summary shows the funnel.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from sqlalchemy import func, select
 from connectors.base import CRMConnector
 from connectors.sandbox import SandboxConnector, SandboxCRM
 from leadloop.checks import sandbox_tasks_out_of_step, sent_without_entitled_approval
+from leadloop.demo_reps import RepTaste, draw_tastes, preferred
+from leadloop.demo_rounds import RoundStats, last_decision, print_rounds, round_stats
 from leadloop.errors import LeadloopError
 from leadloop.pipeline import Pipeline
 from leadloop.settings import Settings
@@ -87,6 +92,9 @@ class DemoSummary:
     crm: str = "sandbox"
     skipped_examples: list[tuple[str, str]] = field(default_factory=list)
     funnel: dict[str, int] = field(default_factory=dict)  # sent, replied, meeting_booked...
+    rounds: list[RoundStats] = field(default_factory=list)
+    rules_learned: int = 0
+    tastes: dict[str, RepTaste] = field(default_factory=dict)
 
 
 @contextmanager
@@ -115,9 +123,9 @@ def _wire_id(crm_name: str) -> Callable[[str], str]:
 
 
 def run_demo(
-    settings: Settings, *, leads: int, seed: int, crm_name: str = "sandbox"
+    settings: Settings, *, leads: int, seed: int, crm_name: str = "sandbox", rounds: int = 4,
 ) -> DemoSummary:
-    """Seed the sandbox, run two rounds of the loop with simulated reps, and count."""
+    """Seed the sandbox, run ``rounds`` rounds of the loop with simulated reps, and count."""
     if settings.database_url is not None:
         raise LeadloopError(
             "leadloop demo starts from an empty embedded store and would not touch "
@@ -141,10 +149,13 @@ def run_demo(
                    for i, lead in enumerate(MESSY_LEADS)])
     store = open_store(settings)
     rng = random.Random(seed)
+    tastes = draw_tastes([o.owner_id for o in SandboxConnector(crm).list_owners()], seed)
     with demo_connector(crm_name, crm) as connector:
         pipeline = build_pipeline(settings, store=store, connector=connector)
         pipeline.clock = lambda: moment["now"]
-        summary = _two_rounds(pipeline, crm, rng, store, _wire_id(crm_name), moment)
+        summary = _rounds(pipeline, crm, rng, store, _wire_id(crm_name), moment,
+                          _Plan(rounds, tastes, seed, max(20, leads // 10)))
+    summary.tastes = tastes
     summary.mailbox_cap = settings.sending.max_per_mailbox_per_day
     summary.seconds = time.perf_counter() - started
     summary.store_url = settings.masked()["store_url"]
@@ -152,39 +163,58 @@ def run_demo(
     return summary
 
 
-def _two_rounds(
+@dataclass(frozen=True)
+class _Plan:
+    rounds: int
+    tastes: dict[str, RepTaste]
+    seed: int
+    new_leads: int  # leads that arrive each round after the second
+
+
+def _rounds(
     pipeline: Pipeline, crm: SandboxCRM, rng: random.Random, store: Store,
-    wire_id: Callable[[str], str], moment: dict[str, datetime],
+    wire_id: Callable[[str], str], moment: dict[str, datetime], plan: _Plan,
 ) -> DemoSummary:
     held: Counter[str] = Counter()
+    stats: list[RoundStats] = []
     try:
         # Round one: fresh leads are scored and the best get drafts.
         pipeline.sync()
         pipeline.score()
         pipeline.propose()
-        _reps_decide_drafts(crm, rng, eager_reps=True)
+        _reps_decide_drafts(crm, rng, plan.tastes, eager_reps=True)
         refused = pipeline.reconcile().refused
+        stats.append(round_stats(pipeline, 1, 0))
         cancelled = _send_through_the_days(pipeline, moment, held,
                                            until=moment["now"] + timedelta(days=7))
-
-        # A week passes: some leads come back to the pricing page or join a webinar.
-        week_later = moment["now"] = moment["now"] + timedelta(days=7)
-        _new_interest(crm, rng, week_later)
-        pipeline.sync()
-        pipeline.score()
-        pipeline.propose()
-        _reps_decide_scores(crm, rng)
-        _reps_decide_drafts(crm, rng, eager_reps=False)
-        refused += pipeline.reconcile().refused
-        cancelled += _send_through_the_days(pipeline, moment, held,
-                                            until=moment["now"] + timedelta(days=21))
+        for number in range(2, plan.rounds + 1):
+            # A week passes: some leads come back to the pricing page or join a webinar,
+            # and from the third round on new leads arrive.
+            week_later = moment["now"] = moment["now"] + timedelta(days=7)
+            if number > 2:
+                crm.seed(plan.new_leads, seed=plan.seed * 1000 + number, now=week_later)
+            _new_interest(crm, rng, week_later)
+            last = last_decision(pipeline)
+            pipeline.sync()
+            pipeline.score()
+            pipeline.propose()
+            _reps_decide_scores(crm, rng)
+            _reps_decide_drafts(crm, rng, plan.tastes, eager_reps=False)
+            refused += pipeline.reconcile().refused
+            stats.append(round_stats(pipeline, number, last))
+            # Between rounds only today's sends; the last round sends through the weeks.
+            days = 21 if number == plan.rounds else 1
+            cancelled += _send_through_the_days(pipeline, moment, held,
+                                                until=moment["now"] + timedelta(days=days))
         # Two weeks on, the CRM holds the leads' replies, bounces, meetings and opt-outs.
         moment["now"] = moment["now"] + timedelta(days=pipeline.no_reply_days)
         pipeline.sync()
         funnel = pipeline.outcomes().funnel
         summary = _summarise(pipeline, crm, wire_id)
-        summary.funnel = funnel
-        summary.held = held
+        summary.held, summary.rounds, summary.funnel = held, stats, funnel
+        with pipeline.store.session() as session:
+            summary.rules_learned = len(pipeline._learned_rules(
+                session, pipeline._edit_rows(session)))
         summary.approvals_refused, summary.sends_cancelled = refused, cancelled
         return summary
     finally:
@@ -209,43 +239,28 @@ def _send_through_the_days(pipeline: Pipeline, moment: dict[str, datetime],
         moment["now"] = due
 
 
-def _reps_decide_drafts(crm: SandboxCRM, rng: random.Random, *, eager_reps: bool) -> None:
+def _reps_decide_drafts(crm: SandboxCRM, rng: random.Random, tastes: dict[str, RepTaste], *,
+                        eager_reps: bool) -> None:
     for task in crm.list_tasks(status="Not Started"):
         if task.kind != "draft":
             continue
-        lead_owner = crm.get_lead(task.lead_crm_id)["owner_id"]
+        lead = crm.get_lead(task.lead_crm_id)
+        lead_owner = lead["owner_id"]
         if eager_reps and task.owner_id != lead_owner and rng.random() < 0.5:
             # A task that needs the manager: the rep who owns the lead approves it anyway,
             # as reps do; reconcile refuses it and hands the task back to the manager.
             crm.approve_task(task.task_id, by=lead_owner)
             continue
-        roll = rng.random()
-        if roll < 0.55:
-            crm.approve_task(task.task_id, by=task.owner_id)
-        elif roll < 0.8:
-            crm.approve_task(task.task_id, by=task.owner_id,
-                             email_body=_rep_edit(task.email_body, rng))
-        else:
+        taste = tastes.get(task.owner_id, RepTaste())
+        if rng.random() < taste.reject_rate:
             crm.reject_task(task.task_id, by=task.owner_id, reason=rng.choice(REJECT_REASONS))
-
-
-def _rep_edit(body: str, rng: random.Random) -> str:
-    """The kinds of edit reps make: a warmer opening, a shorter body, a concrete ask."""
-    lines = body.rstrip("\n").split("\n")
-    choice = rng.randrange(3)
-    if choice == 0:
-        lines = [line.replace("Hi ", "Hello ", 1) if line.startswith("Hi ") else line
-                 for line in lines]
-        lines.insert(min(3, len(lines)), "Hope your week is going well.")
-    elif choice == 1:
-        paragraphs = "\n".join(lines).split("\n\n")
-        if len(paragraphs) > 3:
-            del paragraphs[2]
-        lines = "\n\n".join(paragraphs).split("\n")
-    else:
-        lines.insert(max(1, len(lines) - 2),
-                     "Would a 20-minute call on Tuesday or Thursday work for you?\n")
-    return "\n".join(lines)
+            continue
+        wanted = preferred(task.email_body, taste, company=str(lead.get("company") or ""),
+                           rng=rng)
+        if wanted.strip() == task.email_body.strip():
+            crm.approve_task(task.task_id, by=task.owner_id)
+        else:
+            crm.approve_task(task.task_id, by=task.owner_id, email_body=wanted)
 
 
 def _reps_decide_scores(crm: SandboxCRM, rng: random.Random) -> None:
@@ -361,5 +376,8 @@ def print_summary(summary: DemoSummary) -> None:
         console.print(f"out of step: {problem}")
     for crm_id, reason in summary.skipped_examples:
         console.print(f"skipped {crm_id}: {reason}")
+    if summary.rounds:
+        print_rounds(summary.rounds, summary.rules_learned, summary.tastes)
     console.print(f"finished in {summary.seconds:.1f} s; the store is {summary.store_url}")
     console.print("next: leadloop review list, leadloop serve, or open the store in a notebook")
+

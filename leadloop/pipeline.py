@@ -28,13 +28,14 @@ from connectors.base import (
 from connectors.errors import BadRecordError
 from connectors.outcomes import OutcomeKind
 from drafting import Draft, Drafter, LeadFacts
-from drafting.base import days_since_engaged
 from drafting.batch import draft_many
 from drafting.guardrails import ProductFacts, load_product_facts, review_draft
 from drafting.learning import LearnedRule, learn_rules
 from drafting.learning import apply as apply_rules
 from drafting.limits import DraftLimits
 from drafting.policy import Policy, load_policy
+from drafting.rep_examples import attach as attach_rep_examples
+from leadloop.draft_inputs import lead_facts
 from leadloop.steps import cursor as cursor_rule
 from leadloop.steps import outcomes as outcomes_step
 from leadloop.steps import reconcile as reconcile_step
@@ -438,7 +439,10 @@ class Pipeline:
         with self.store.session() as session:
             candidates = self._draft_candidates(session)
             sent_before = _sent_counts(session, [lead.crm_id for lead, _, _ in candidates])
-            rules = self._learned_rules(session) if self.learn_from_edits else []
+            rows = self._edit_rows(session) if self.learn_from_edits else []
+            rules = self._learned_rules(session, rows) if self.learn_from_edits else []
+        owner_of: dict[str, str] = {}  # a model drafter's few-shot examples: the rep's own edits
+        attach_rep_examples(self.drafter, rows, lambda facts: owner_of.get(facts.crm_id, ""))
         tick = self.progress("draft", len(candidates))
         for batch in batched(candidates, 50):
             todo = []
@@ -450,15 +454,9 @@ class Pipeline:
                     report.not_drafted.append((lead.crm_id, "; ".join(gate.reasons)))
                     continue
                 owner = owners.get(lead.owner_id)
-                facts = LeadFacts.from_mapping({
-                    **record, "recent_activity": tuple(score_row.factors.get("activity", [])),
-                    "top_factors": tuple(f["label"] for f in score_row.factors["items"]),
-                    "rep_name": owner.name if owner else "",
-                    "rep_email": owner.email if owner else "",
-                    "rep_title": owner.title if owner else "",
-                    "days_since_engaged": days_since_engaged(record.get("events"), now),
-                    "emails_sent": sent_before.get(lead.crm_id, 0),
-                })
+                facts = lead_facts(record, score_row, owner, now,
+                                   emails_sent=sent_before.get(lead.crm_id, 0))
+                owner_of[facts.crm_id] = lead.owner_id or ""
                 todo.append((lead, snap, score_row, record, facts))
             # Drafts are made concurrently; one that fails is counted and blocks no other.
             results = draft_many(self.drafter, [t[-1] for t in todo],
@@ -542,17 +540,20 @@ class Pipeline:
                                                       if e.action == "require_manager")})
         return _Recorded(draft.fallback_reason, bool(flags))
 
-    def _learned_rules(self, session: Session) -> list[LearnedRule]:
+    def _learned_rules(self, session: Session, rows: list[dict[str, Any]]) -> list[LearnedRule]:
         """What reps' edits taught, minus the rules an admin switched off."""
-        rows = [dict(row) for row in session.execute(
+        disabled = session.scalars(
+            select(DraftRuleSwitch.rule_id).where(DraftRuleSwitch.enabled.is_(False))).all()
+        return learn_rules(rows, disabled=disabled)
+
+    def _edit_rows(self, session: Session) -> list[dict[str, Any]]:
+        """Every decision on a draft: what was proposed and what the rep approved."""
+        return [dict(row) for row in session.execute(
             select(Decision.original_text, Decision.final_text, Decision.decided_by,
                    Decision.decided_at, Decision.decision)
             .join(Proposal, Proposal.id == Decision.proposal_id)
             .where(Proposal.kind == service.DRAFT)
         ).mappings()]
-        disabled = session.scalars(
-            select(DraftRuleSwitch.rule_id).where(DraftRuleSwitch.enabled.is_(False))).all()
-        return learn_rules(rows, disabled=disabled)
 
     def _draft_candidates(self, session: Session) -> list[tuple[Lead, LeadSnapshot, Score]]:
         # A lead whose email went unanswered for N days may get one follow-up; until then,

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from drafting.base import Draft, LeadFacts
 from drafting.guard.facts import ProductFacts, load_product_facts
 from drafting.guard.records import ClaimKind, UnverifiedClaim
+from drafting.guard.typed import TypedClaim, typed_claims
 
 # ----- claims ---------------------------------------------------------------------------
 
@@ -53,6 +54,7 @@ _PRODUCT_CLAIM_RE = re.compile(
     r"|we\s+(?:guarantee|offer|provide|integrate|support|reduce|increase|cut|save|deliver|"
     r"have\s+helped|helped|are\s+(?:the|rated|certified|compliant|trusted|used)|power|serve)"
     r"|(?:customers|clients|companies|teams|brands)\s+(?:like|such\s+as|including)"
+    r"(?!\s+(?:yours|you|your)\b)"
     r"|award-winning|industry-leading|market-leading|#1|number\s+one|trusted\s+by)\b"
     r"[^.!?\n]*",
     re.IGNORECASE,
@@ -201,6 +203,7 @@ _LEAD_SOURCE_FIELDS = (
     "recent_activity",
     "rep_name",
     "rep_email",
+    "rep_title",
 )
 
 
@@ -306,11 +309,31 @@ def unverified_claims(
     if draft.template_id is not None:
         texts.append(draft.prompt)
     sources = _Sources.build(texts)
+    elsewhere = "\n".join([facts.company, *facts.recent_activity, *facts.engagement,
+                           sheet.grounding_text()])
     out: list[UnverifiedClaim] = []
     for where, text in (("subject", draft.subject), ("body", draft.body)):
-        for claim in _claims(text):
-            if not sources.traces(claim):
-                out.append(
-                    UnverifiedClaim(claim.text, claim.kind, (claim.start, claim.end), where)  # type: ignore[arg-type]
-                )
+        typed = typed_claims(text, facts, elsewhere, (sheet.company, *sheet.products))
+        found = [c for c in _claims(text) if not _judged_by_type(c, typed)
+                 and not sources.traces(c)]
+        found += [_Claim(t.text, t.kind, t.start, t.end) for t in typed  # type: ignore[arg-type]
+                  if not t.backed]
+        for claim in sorted(found, key=lambda c: (c.start, c.end)):
+            out.append(
+                UnverifiedClaim(claim.text, claim.kind, (claim.start, claim.end), where)  # type: ignore[arg-type]
+            )
     return tuple(out)
+
+
+def _judged_by_type(claim: _Claim, typed: Sequence[TypedClaim]) -> bool:
+    """Whether a typed claim covers this one: "30" in "your 30-person team" is a team size,
+    judged against the employee count alone, not against any 30 in the record. A product
+    claim only gives way when it starts inside the typed claim, so one that merely runs on
+    past an industry word is still traced."""
+    for t in typed:
+        if claim.kind == "product_claim":
+            if t.start <= claim.start < t.end:
+                return True
+        elif claim.start < t.end and t.start < claim.end:
+            return True
+    return False

@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-ClaimKind = Literal["amount", "percent", "date", "number", "name", "product_claim"]
+ClaimKind = Literal[
+    "amount", "percent", "date", "number", "name", "product_claim",
+    "team_size", "role", "purchase", "interaction", "place", "industry",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +94,12 @@ _KIND_WORDS: dict[str, str] = {
     "number": "number",
     "name": "name",
     "product_claim": "product claim",
+    "team_size": "team size",
+    "role": "role",
+    "purchase": "purchase or customer status",
+    "interaction": "call or meeting",
+    "place": "place",
+    "industry": "industry",
 }
 _RISK_WORDS: dict[str, str] = {
     "pricing": "pricing",

@@ -59,6 +59,8 @@ def demo(
     crm: str = typer.Option(
         "sandbox", help="sandbox, or salesforce / hubspot: the real connector against the "
         "sandbox's Salesforce or HubSpot face on loopback."),
+    rounds: int = typer.Option(4, min=1, max=20, help="Rounds of the loop: reps edit, the "
+                               "next round's drafts apply what their edits taught."),
 ) -> None:
     """Run the whole loop on the sandbox CRM, with simulated reps, and print a summary."""
     from leadloop.cli.common import settings
@@ -66,7 +68,7 @@ def demo(
 
     if crm not in ("sandbox", "salesforce", "hubspot"):
         raise LeadloopError(f"--crm {crm!r}: expected sandbox, salesforce or hubspot")
-    print_summary(run_demo(settings(), leads=leads, seed=seed, crm_name=crm))
+    print_summary(run_demo(settings(), leads=leads, seed=seed, crm_name=crm, rounds=rounds))
 
 
 def main() -> None:

@@ -54,7 +54,7 @@ def test_model_spec_builds_an_llm_drafter_with_a_template_fallback(
     drafter = build_drafter("ollama:llama3:8b", templates_path=write_templates(minimal_templates))
     assert isinstance(drafter, LLMDrafter)
     assert built == {"model": "llama3:8b", "model_provider": "ollama"}
-    assert drafter.version.startswith("llm:ollama:llama3:8b:")
+    assert drafter.version.startswith("ollama:llama3:8b:")
     draft = drafter.draft(LeadFacts(first_name="Ann"))
     assert draft.fallback_reason == "model output was not valid JSON after 3 tries"
     assert draft.template_id == "generic"

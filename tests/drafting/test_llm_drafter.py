@@ -208,10 +208,10 @@ def test_version_names_the_model_and_the_system_prompt() -> None:
     plain = LLMDrafter(FakeListChatModel(responses=[GOOD]))
     voiced = LLMDrafter(FakeListChatModel(responses=[GOOD]), brand_voice="Warm, no jargon.")
     named = LLMDrafter(FakeListChatModel(responses=[GOOD]), model_id="openai:gpt-4o-mini")
-    assert re.fullmatch(r"llm:FakeListChatModel:[0-9a-f]{8}", plain.version)
+    assert re.fullmatch(r"FakeListChatModel:[0-9a-f]{8}", plain.version)
     assert voiced.version != plain.version
     assert "Warm, no jargon." in voiced.system_prompt
-    assert named.version.startswith("llm:openai:gpt-4o-mini:")
+    assert named.version.startswith("openai:gpt-4o-mini:")
 
 
 def test_negative_max_retries_is_a_config_error() -> None:

@@ -206,3 +206,25 @@ def test_sync_output_names_a_lead_with_future_dated_events(tmp_path: Path) -> No
              if lead["company"] == "Acme"]
     out = " ".join(leadloop("sync").split())
     assert f"1 lead(s) have events dated in the future (e.g. {ann})" in out
+
+
+def test_policy_check_judges_draft_rules_on_real_drafts(tmp_path: Path) -> None:
+    # Before: drafts were built without activity or the rep's name, and "longer than 60
+    # words" matched none; real drafts carry activity and the rep's signature.
+    leadloop("sandbox", "seed", "--leads", "40", "--seed", "3")
+    leadloop("sync")
+    leadloop("score")
+    rules = tmp_path / "rules.txt"
+    rules.write_text("escalate when the draft is longer than 60 words\n"
+                     "escalate when the draft is shorter than 20 words\n", encoding="utf-8")
+    out = " ".join(leadloop("policy", "check", str(rules)).split())
+    assert "draft rules judged on 39 fresh draft(s) from template and 0 stored draft(s)" in out
+    longer = out.split("longer than 60 words: ")[1]
+    assert int(longer.split(" of ")[0]) > 0, out  # one lead opted out: never drafted
+    assert "shorter than 20 words: 0 of 40 leads" in out, out
+
+    leadloop("propose")
+    stored = " ".join(leadloop("policy", "check", "--latest", str(rules)).split())
+    fresh = int(stored.split("draft rules judged on ")[1].split(" fresh")[0])
+    read = int(stored.split(" and ")[1].split(" stored")[0])
+    assert read > 0 and fresh + read == 39, stored

@@ -25,9 +25,10 @@ def test_demo_summary_matches_the_store_and_the_crm(tmp_path: Path) -> None:
     with store.session() as session:
         count = lambda model, *w: session.scalar(  # noqa: E731
             select(func.count()).select_from(model).where(*w))
-        assert summary.leads_synced == count(Lead) == 150
+        # Rounds 3 and 4 (of the default 4) each bring max(20, 150 // 10) new leads.
+        assert summary.leads_synced == count(Lead) == 150 + 2 * 20
         assert summary.leads_skipped == len(MESSY_LEADS)
-        assert summary.leads_in_crm == 150 + len(MESSY_LEADS)
+        assert summary.leads_in_crm == 150 + 2 * 20 + len(MESSY_LEADS)
         assert sum(summary.proposals.values()) == count(Proposal)
         assert summary.proposals["draft"] > 0 and summary.proposals["score_override"] > 0
         assert summary.labels_logged == count(Decision) == sum(summary.decisions.values())
@@ -46,6 +47,33 @@ def test_demo_summary_matches_the_store_and_the_crm(tmp_path: Path) -> None:
         assert sent >= answered >= summary.funnel["meeting_booked"]
     store.close()
     assert summary.sent_without_approval == 0
+
+
+def test_demo_rounds_show_learning_from_the_reps_edits(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from leadloop.cli import app
+    from leadloop.cli.common import settings
+
+    summary = run_demo(Settings(data_dir=tmp_path / "data"), leads=300, seed=7, rounds=4)
+    assert [r.round for r in summary.rounds] == [1, 2, 3, 4]
+    first, last = summary.rounds[0], summary.rounds[-1]
+    assert first.drafts_decided > 0 and last.drafts_decided > 0
+    assert first.rules_applied == 0 and last.rules_applied > 0
+    # The target: edit distance falls at least 40% from round 1 to round 4.
+    assert last.mean_edit_distance <= 0.6 * first.mean_edit_distance, summary.rounds
+    assert last.approved_unedited > first.approved_unedited
+    assert summary.rules_learned > 0
+    for name in [n for n in os.environ if n.startswith("LEADLOOP_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("LEADLOOP_DATA_DIR", str(tmp_path / "data"))
+    settings.cache_clear()
+    try:
+        listed = CliRunner().invoke(app, ["drafts", "rules"], catch_exceptions=False)
+    finally:
+        settings.cache_clear()
+    assert f"{summary.rules_learned} learned rule(s)" in " ".join(listed.output.split())
 
 
 @pytest.mark.parametrize("crm_name", ["sandbox", "salesforce", "hubspot"])

@@ -129,3 +129,49 @@ def test_what_reps_keep_deleting_is_left_out_of_the_next_drafts(
     with pipeline.store.session() as session:
         again = session.scalars(select(Proposal).where(Proposal.crm_id == later)).one()
         assert rule_id not in again.payload["applied_rules"]
+
+
+def test_model_drafter_sees_its_reps_own_edits_masked_and_learned_rules_apply(
+    pipeline: Pipeline, crm: SandboxCRM, tmp_path: Path
+) -> None:
+    from drafting.llm import LLMDrafter
+    from tests.drafting.fakes import StructuredFakeChatModel, tool_reply
+
+    (tmp_path / "one_ask.toml").write_text(ONE_ASK_TEMPLATES, encoding="utf-8")
+    templates = TemplateDrafter(tmp_path / "one_ask.toml")
+    pipeline.drafter = templates
+    hot_owner = SandboxConnector(crm).list_owners()[1].owner_id
+    pipeline.sync()
+    pipeline.score()
+    pipeline.propose()
+    drafts = [t for t in crm.list_tasks(status="Not Started") if t.kind == "draft"
+              and ASK in t.email_body]
+    assert any(t.owner_id == hot_owner for t in drafts)
+    assert any(t.owner_id != hot_owner for t in drafts)
+    for task in drafts:  # every rep deletes the ask; each signs off in a way of their own
+        mine = task.owner_id == hot_owner
+        sign = ("Ring me on +44 20 7946 0958 or write to mine@rep.example." if mine
+                else "Another rep's own closing line.")
+        body = task.email_body.replace(ASK + "\n", sign + "\n")
+        crm.approve_task(task.task_id, by=task.owner_id, email_body=body)
+    pipeline.reconcile()
+
+    model = StructuredFakeChatModel(messages=iter(()), respond=lambda _: tool_reply(
+        subject="Hello", body=f"Hi Bo,\n\nA short note.\n{ASK}\n\nSam Rep"))
+    pipeline.drafter = LLMDrafter(model, fallback=templates, model_id="fake:chat")
+    new = _hot(crm, first_name="Bo")
+    pipeline.sync()
+    pipeline.score()
+    pipeline.propose()
+    prompts = ["\n".join(str(m.content) for m in sent) for sent in model.seen]
+    prompt = next(p for p in prompts if "Bo" in p)
+    examples = prompt[prompt.index("<rep_edits>"):prompt.index("</rep_edits>")]
+    assert "Ring me on [phone] or write to [email]." in examples
+    assert "Another rep's own closing line" not in examples  # the same rep's edits only
+    assert "@" not in examples and "7946" not in examples
+    assert 1 <= examples.count("<example>") <= 3
+    with pipeline.store.session() as session:
+        fresh = session.scalars(select(Proposal).where(Proposal.crm_id == new)).one()
+        assert ASK not in fresh.payload["body"] and fresh.payload["applied_rules"]
+        assert fresh.drafter_version.startswith("llm:fake:chat:")
+        assert not fresh.drafter_version.startswith("llm:llm:")
