@@ -361,6 +361,8 @@ class OutcomeEventRow(Base):
     occurred_at: Mapped[datetime]
     imported_at: Mapped[datetime] = mapped_column(default=utcnow)
     detail: Mapped[str] = mapped_column(Text, default="")
+
+
 class SigningKey(Base):
     """A secret the store keeps for signing links (unsubscribe tokens), made on first use."""
 

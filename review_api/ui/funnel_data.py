@@ -1,5 +1,6 @@
 """The funnel: how proposals move from proposed to decided, approved as-is or edited,
-rejected, sent and converted, overall and by week, rep, template and drafter."""
+rejected, sent, replied, meeting booked and converted, overall and by week, rep, template
+and drafter. Replies and meetings are the outcomes the CRM sent back (review_api.outcomes)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from review_api import outcomes
 from review_api.store.models import Decision, Lead, LeadSnapshot, OutboxEmail, Proposal
 from scoring.features import as_utc
 from scoring.labels import outcome_of
 
-STAGES = ("proposals", "decided", "approved as-is", "edited", "rejected", "sent", "converted")
+STAGES = ("proposals", "decided", "approved as-is", "edited", "rejected", "sent", "replied",
+          "meeting booked", "converted")
 SOON = timedelta(hours=24)
 
 
@@ -38,6 +41,7 @@ class Row:
     decided_at: datetime | None
     sent: bool
     converted: bool | None  # None: the lead has no outcome yet
+    outcomes: frozenset[str] = frozenset()  # the outcome kinds the CRM sent back
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,8 +86,10 @@ def load_rows(*, session: Session, since: datetime) -> list[Row]:
         .outerjoin(LeadSnapshot, LeadSnapshot.id == Lead.snapshot_id)
         .where(Proposal.created_at >= since)
         .order_by(Proposal.id))
+    found = list(session.execute(query))
+    kinds = outcomes.kinds_by_proposal(session=session, proposal_ids=[p.id for p, *_ in found])
     rows = []
-    for proposal, decision, sent_at, lead in session.execute(query):
+    for proposal, decision, sent_at, lead in found:
         outcome = outcome_of((lead or {}).get("status"))
         payload = proposal.payload or {}
         rows.append(Row(
@@ -98,7 +104,8 @@ def load_rows(*, session: Session, since: datetime) -> list[Row]:
             edited=_edited(decision) if decision else False,
             decided_at=as_utc(decision.decided_at) if decision else None,
             sent=sent_at is not None or proposal.state == "sent",
-            converted=None if outcome is None else outcome == 1))
+            converted=None if outcome is None else outcome == 1,
+            outcomes=frozenset(kind.value for kind in kinds.get(proposal.id, ()))))
     return rows
 
 
@@ -112,6 +119,9 @@ def stages(rows: Iterable[Row]) -> list[tuple[str, int]]:
         "edited": sum(r.edited for r in rows),
         "rejected": sum(r.decision == "rejected" for r in rows),
         "sent": sum(r.sent for r in rows),
+        # A meeting booked is an answer too: it counts among the replies.
+        "replied": sum(bool(r.outcomes & {"replied", "meeting_booked"}) for r in rows),
+        "meeting booked": sum("meeting_booked" in r.outcomes for r in rows),
         "converted": sum(r.sent and r.converted is True for r in rows),
     }
     known = any(r.converted is not None for r in rows)

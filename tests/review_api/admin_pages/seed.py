@@ -11,7 +11,13 @@ from typing import Any
 from review_api import service
 from review_api.keys import Role, create_key
 from review_api.store.db import Store
-from review_api.store.models import Decision, Lead, LeadSnapshot, OutboxEmail
+from review_api.store.models import (
+    Decision,
+    Lead,
+    LeadSnapshot,
+    OutboxEmail,
+    OutcomeEventRow,
+)
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 PWNED = "window.__pwned=1"
@@ -118,6 +124,10 @@ def seed(store: Store) -> World:
                                 crm_id="L021", owner_id="U1", to_address="x@y.example",
                                 subject="Hello", body="Hi", state="sent",
                                 sent_at=NOW - timedelta(hours=100)))
+        # The CRM sent back a meeting booked on that email (a meeting counts as a reply).
+        session.add(OutcomeEventRow(source="sandbox", event_id="m-1", kind="meeting_booked",
+                                    crm_id="L021", proposal_id=ids["sent"],
+                                    occurred_at=NOW - timedelta(hours=50)))
     return World(**keys, ids=ids)
 
 

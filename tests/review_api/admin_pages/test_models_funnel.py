@@ -74,10 +74,11 @@ def stage_counts(html: str) -> dict[str, int]:
 
 def test_funnel_counts_each_stage(analyst: TestClient) -> None:
     page = analyst.get("/ui/funnel").text
-    # Seven proposals: approved as-is, edited, rejected, sent (approved as-is, its lead
-    # converted), and three pending.
+    # Seven proposals: approved as-is, edited, rejected, sent (approved as-is, a meeting
+    # booked on it, its lead converted), and three pending.
     assert stage_counts(page) == {"proposals": 7, "decided": 4, "approved as-is": 2,
-                                  "edited": 1, "rejected": 1, "sent": 1, "converted": 1}
+                                  "edited": 1, "rejected": 1, "sent": 1, "replied": 1,
+                                  "meeting booked": 1, "converted": 1}
     assert "<svg" in page and "Proposals of the last 90 days" in page
 
 
