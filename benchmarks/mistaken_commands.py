@@ -117,7 +117,7 @@ def commands(f: dict[str, Path]) -> list[tuple[str, list[str], dict[str, str]]]:
         ("policy check missing", ["policy", "check", s(f["missing"])], {}),
         ("policy check folder", ["policy", "check", s(f["folder"])], {}),
         ("policy check binary", ["policy", "check", s(f["binary"])], {}),
-        ("policy disable unknown", ["policy", "disable", "no-such-rule"], {}),
+        ("drafts disable unknown", ["drafts", "disable", "no-such-rule"], {}),
         ("templates file missing", ["propose"], {"LEADLOOP_TEMPLATES_PATH": s(f["missing"])}),
         ("policy file folder", ["propose"], {"LEADLOOP_POLICY_PATH": s(f["folder"])}),
         ("product facts binary", ["propose"],

@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from leadloop.cli.common import console, settings
-from leadloop.errors import LeadloopError
+from leadloop.errors import NotReadyError
 
 if TYPE_CHECKING:
     from scoring.registry import ModelRegistry
@@ -50,7 +50,7 @@ def promote(
     registry = _registry()
     result = registry.promote(version, force=force, lead_fields=MODEL_FIELDS_FROM_LEADS)
     if not result.promoted:
-        raise LeadloopError(f"{version} not promoted: {result.reason}")
+        raise NotReadyError(f"{version} not promoted: {result.reason}")
     console.print(f"{version} is the champion: {result.reason}")
     if lacking := registry.missing_fields(version, MODEL_FIELDS_FROM_LEADS):
         console.print(f"warning: the store's leads lack {len(lacking)} of its fields "

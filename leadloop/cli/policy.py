@@ -7,10 +7,16 @@ from pathlib import Path
 import typer
 
 from drafting import TemplateDrafter
-from drafting.guardrails import load_product_facts, review_draft
-from drafting.policy import explain, load_policy
+from drafting.guardrails import review_draft
+from drafting.policy import explain, parse_policy
 from leadloop.cli.common import console, settings
-from leadloop.wiring import open_store
+from leadloop.files import read_user_text
+from leadloop.wiring import (
+    check_templates,
+    load_settings_facts,
+    load_settings_policy,
+    open_store,
+)
 from review_api import service
 
 app = typer.Typer(help="Escalation rules: check what they will do.", no_args_is_help=True)
@@ -22,14 +28,20 @@ def check(
 ) -> None:
     """Parse a rules file and say what each rule would do on the current leads."""
     current = settings()
-    policy = load_policy(file or current.policy_path)
-    sheet = load_product_facts(current.product_facts_path)
+    if file is not None:
+        policy = parse_policy(read_user_text(file, what="rules file", allow_empty=True,
+                                             expected="escalation rules, one per line"),
+                              str(file))
+    else:
+        policy = load_settings_policy(current)
+    sheet = load_settings_facts(current)
     store = open_store(current)
     try:
         with store.session() as session:
             leads = service.current_leads(session=session)
     finally:
         store.close()
+    check_templates(current)
     drafter = TemplateDrafter(current.templates_path)
     effects = explain(policy, leads, drafter=drafter,
                       review=lambda draft, facts: review_draft(draft, facts, sheet))

@@ -15,7 +15,8 @@ from rich.text import Text
 
 from connectors.sandbox.crm import SandboxCRM, SandboxTask
 from leadloop.cli.common import console, settings
-from leadloop.errors import LeadloopError
+from leadloop.errors import LeadloopError, NotReadyError
+from leadloop.files import read_user_text
 from leadloop.wiring import open_sandbox, open_store
 from review_api import service
 from review_api.authority import Decider, NotEntitledError, check
@@ -84,7 +85,7 @@ def _task_for(task_id: str, by: str | None, *, decision: str, kind: str | None =
         with store.session() as session:
             proposal = service.get_by_key(session=session, key=task.proposal_key)
             if proposal is not None and proposal.state != ProposalState.PENDING:
-                raise LeadloopError(f"{task_id} is already {proposal.state} in leadloop; "
+                raise NotReadyError(f"{task_id} is already {proposal.state} in leadloop; "
                                     "nothing you do on it now takes effect")
             if proposal is not None:
                 check(proposal, decider=Decider(owner_id=who),
@@ -116,10 +117,8 @@ def approve(
                                kind="draft" if edit_file is not None else None)
     email = None
     if edit_file is not None:
-        try:
-            text = edit_file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise LeadloopError(f"cannot read --edit-file {edit_file}: {exc}") from None
+        text = read_user_text(edit_file, what="--edit-file", allow_empty=True,
+                              expected="your edited email ('Subject: ...' first)")
         email = parse_email_text(text, fallback_subject=task.email_subject)
         if not email.body.strip():
             raise LeadloopError(f"--edit-file {edit_file} holds no email body; write the "
