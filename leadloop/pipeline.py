@@ -26,6 +26,7 @@ from connectors.base import (
     parse_lead,
 )
 from connectors.errors import BadRecordError
+from connectors.limits import crm_id_problem, storable_fields, storable_id
 from drafting import Draft, Drafter, LeadFacts
 from drafting.base import days_since_engaged
 from drafting.batch import draft_many
@@ -226,12 +227,17 @@ class Pipeline:
                 report.unchanged += 1
                 continue
             seen.add((raw.crm_id, raw.modified_at))
+            if problem := crm_id_problem(raw.crm_id):  # an id no store can key a row by
+                report.skipped.append((storable_id(raw.crm_id), problem))
+                session.add(SyncSkip(run_id=report.run_id, crm_id=storable_id(raw.crm_id),
+                                     reason=problem))
+                continue
             if raw.deleted:
                 lead = leads.get(raw.crm_id)
                 if lead is not None and not lead.deleted:
                     snapshot = LeadSnapshot(
                         crm_id=raw.crm_id, crm_modified_at=raw.modified_at,
-                        payload=_jsonable(dict(raw.fields)), deleted=True,
+                        payload=storable_fields(raw.fields), deleted=True,
                     )
                     fresh.append((snapshot, lead.owner_id, lead.email, True))
                     report.deleted += 1
@@ -671,15 +677,3 @@ def _same_lead(before: dict[str, Any] | None, after: dict[str, Any]) -> bool:
         return False
     return {k: v for k, v in before.items() if k != "modified_at"} == {
         k: v for k, v in after.items() if k != "modified_at"}
-
-
-def _jsonable(fields: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in fields.items():
-        if isinstance(value, datetime):
-            out[key] = value.isoformat()
-        elif isinstance(value, str | int | float | bool | type(None) | list | dict):
-            out[key] = value
-        else:
-            out[key] = str(value)
-    return out
