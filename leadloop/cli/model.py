@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from leadloop.cli.common import console, settings
+from leadloop.cli.suggest import unknown_id
 from leadloop.errors import NotReadyError
 
 if TYPE_CHECKING:
@@ -29,12 +30,16 @@ def list_versions() -> None:
     """Every model version with its holdout figures; the champion is starred."""
     registry = _registry()
     champion = registry.champion()
-    table = Table("", "version", "trained", "labels", "ROC AUC", "PR AUC", "Brier", "source")
-    for record in registry.versions():
+    records = registry.versions()
+    table = Table("", "trained", "labels", "ROC AUC", "PR AUC", "Brier", "source")
+    # The full id, never cut short: it is what `model promote` takes.
+    table.add_column("version", no_wrap=True,
+                     min_width=max((len(r.version) for r in records), default=7))
+    for record in records:
         m = record.metrics
-        table.add_row("*" if record.version == champion else "", record.version,
+        table.add_row("*" if record.version == champion else "",
                       record.created_at, str(record.labels), f"{m['roc_auc']:.3f}",
-                      f"{m['pr_auc']:.3f}", f"{m['brier']:.4f}", record.source)
+                      f"{m['pr_auc']:.3f}", f"{m['brier']:.4f}", record.source, record.version)
     console.print(table)
 
 
@@ -48,6 +53,9 @@ def promote(
     from scoring.train import MODEL_FIELDS_FROM_LEADS
 
     registry = _registry()
+    known = [record.version for record in registry.versions()]
+    if version not in known:
+        raise unknown_id("model version", version, known, listing="leadloop model list")
     result = registry.promote(version, force=force, lead_fields=MODEL_FIELDS_FROM_LEADS)
     if not result.promoted:
         raise NotReadyError(f"{version} not promoted: {result.reason}")

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from leadloop.cli.common import console, settings
+from leadloop.cli.suggest import unknown_id
 from leadloop.errors import NotReadyError
 from leadloop.files import read_user_text
 from leadloop.store_reads import latest_lead_payloads
@@ -24,6 +25,9 @@ def _weights(spec: str) -> Weights:
     """A weights file, or a published version (w-...)."""
     registry = WeightsRegistry(settings().data_dir)
     if spec.startswith("w-") and not Path(spec).exists():
+        known = [record.version for record in registry.versions()]
+        if spec not in known:
+            raise unknown_id("weights version", spec, known, listing="leadloop weights list")
         return registry.load(spec)
     return _weights_file(Path(spec))
 
