@@ -196,7 +196,8 @@ class Pipeline:
                 self._store_batch(session, batch, report)
                 last = batch[-1]
                 # The cursor moves in the same transaction as the batch it covers.
-                self._advance(session, LEADS_STREAM, last.modified_at, last.crm_id)
+                # An id no store can hold (a skipped lead) is kept as a skip record shows it.
+                self._advance(session, LEADS_STREAM, last.modified_at, storable_id(last.crm_id))
             report.fetched += len(batch)
             tick(len(batch))
         with self.store.session() as session:
@@ -208,7 +209,7 @@ class Pipeline:
 
     def _store_batch(self, session: Session, batch: Sequence[RawLead], report: SyncReport) -> None:
         """Store one page of leads with a few queries, not a few per lead."""
-        ids = {raw.crm_id for raw in batch}
+        ids = {raw.crm_id for raw in batch if not crm_id_problem(raw.crm_id)}
         seen = {(row.crm_id, row.crm_modified_at) for row in session.execute(
             select(LeadSnapshot.crm_id, LeadSnapshot.crm_modified_at)
             .where(LeadSnapshot.crm_id.in_(ids))
