@@ -73,7 +73,7 @@ def load_settings_policy(settings: Settings) -> Policy:
     """The escalation rules the settings name, read through the one file reader."""
     if settings.policy_path is None:
         return load_policy(None)
-    text = read_user_text(settings.policy_path, what="policy file", allow_empty=True,
+    text = read_user_text(settings.policy_path, what="policy file",
                           expected="a rules file (LEADLOOP_POLICY_PATH)")
     return parse_policy(text, str(settings.policy_path))
 

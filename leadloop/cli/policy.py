@@ -29,7 +29,7 @@ def check(
     """Parse a rules file and say what each rule would do on the current leads."""
     current = settings()
     if file is not None:
-        policy = parse_policy(read_user_text(file, what="rules file", allow_empty=True,
+        policy = parse_policy(read_user_text(file, what="rules file",
                                              expected="escalation rules, one per line"),
                               str(file))
     else:
