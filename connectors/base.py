@@ -19,7 +19,7 @@ from typing import Annotated, Any, Protocol, runtime_checkable
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from connectors.errors import BadRecordError
-from connectors.limits import Count, Money, RecordId, StoredDate, no_control
+from connectors.limits import Count, EventDate, Money, RecordId, StoredDate, no_control
 
 MAX_NOTE_CHARS = 20_000
 MAX_TEXT_CHARS = 255
@@ -89,7 +89,7 @@ class EngagementEvent(BaseModel):
 
     kind: Annotated[str, BeforeValidator(no_control)] = Field(min_length=1, max_length=40)
     detail: Annotated[str, BeforeValidator(no_control)] = Field(default="", max_length=255)
-    at: StoredDate
+    at: EventDate
 
     @field_validator("at")
     @classmethod

@@ -17,15 +17,26 @@ MAX_MONEY = 1e12
 MAX_COUNT = 1_000_000
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+# An event dated in the future is kept (scoring leaves it out until then, and the sync names
+# the lead); only a date where calendar arithmetic breaks down is refused.
+LATEST_EVENT = datetime(9000, 1, 1, tzinfo=UTC)
 MAX_ID_CHARS = 64
 
 
-def _in_range(value: datetime) -> datetime:
+def _between(value: datetime, latest: datetime) -> datetime:
     aware = value if value.tzinfo else value.replace(tzinfo=UTC)
-    if not EARLIEST <= aware < LATEST:
-        raise ValueError(f"expected a date between {EARLIEST:%Y} and {LATEST:%Y}, "
+    if not EARLIEST <= aware < latest:
+        raise ValueError(f"expected a date between {EARLIEST:%Y} and {latest:%Y}, "
                          f"got {aware:%Y-%m-%d}")
     return value
+
+
+def _in_range(value: datetime) -> datetime:
+    return _between(value, LATEST)
+
+
+def _event_in_range(value: datetime) -> datetime:
+    return _between(value, LATEST_EVENT)
 
 
 def _plain_id(value: object) -> object:
@@ -61,6 +72,7 @@ def no_control(value: object) -> object:
 
 
 StoredDate = Annotated[datetime, AfterValidator(_in_range)]
+EventDate = Annotated[datetime, AfterValidator(_event_in_range)]
 Money = Annotated[float, BeforeValidator(_finite),
                   Field(ge=0, le=MAX_MONEY, allow_inf_nan=False)]
 Count = Annotated[int, BeforeValidator(_number_not_bool), Field(ge=0, le=MAX_COUNT)]
