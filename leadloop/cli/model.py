@@ -31,15 +31,17 @@ def list_versions() -> None:
     registry = _registry()
     champion = registry.champion()
     records = registry.versions()
-    table = Table("", "trained", "labels", "ROC AUC", "PR AUC", "Brier", "source")
+    table = Table("")
     # The full id, never cut short: it is what `model promote` takes.
     table.add_column("version", no_wrap=True,
                      min_width=max((len(r.version) for r in records), default=7))
+    for heading in ("trained", "labels", "ROC AUC", "PR AUC", "Brier", "source"):
+        table.add_column(heading)
     for record in records:
         m = record.metrics
-        table.add_row("*" if record.version == champion else "",
+        table.add_row("*" if record.version == champion else "", record.version,
                       record.created_at, str(record.labels), f"{m['roc_auc']:.3f}",
-                      f"{m['pr_auc']:.3f}", f"{m['brier']:.4f}", record.source, record.version)
+                      f"{m['pr_auc']:.3f}", f"{m['brier']:.4f}", record.source)
     console.print(table)
 
 
