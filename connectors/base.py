@@ -14,18 +14,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Any, Protocol, runtime_checkable
+from typing import Annotated, Any, Protocol, runtime_checkable
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-)
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from connectors.errors import BadRecordError
 from connectors.outcomes import OutcomeEvent
+from connectors.storable import Count, EventDate, Money, RecordId, StoredDate, no_control
 
 MAX_NOTE_CHARS = 20_000
 MAX_TEXT_CHARS = 255
@@ -98,9 +93,9 @@ class EngagementEvent(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    kind: str = Field(min_length=1, max_length=40)
-    detail: str = Field(default="", max_length=MAX_TEXT_CHARS)
-    at: datetime
+    kind: Annotated[str, BeforeValidator(no_control)] = Field(min_length=1, max_length=40)
+    detail: Annotated[str, BeforeValidator(no_control)] = Field(default="", max_length=255)
+    at: EventDate
 
     @field_validator("at")
     @classmethod
@@ -129,7 +124,7 @@ class Lead(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
-    crm_id: str = Field(min_length=1, max_length=64)
+    crm_id: RecordId
     email: str
     first_name: str = ""
     last_name: str = ""
@@ -142,14 +137,14 @@ class Lead(BaseModel):
     time_zone: str = ""  # the CRM's time-zone field as it spells it (IANA or HubSpot's)
     lead_source: str = ""
     status: str = "open"
-    owner_id: str = Field(min_length=1)
-    past_purchases: int = Field(default=0, ge=0)
-    lifetime_value: float = Field(default=0.0, ge=0)
+    owner_id: RecordId
+    past_purchases: Count = 0
+    lifetime_value: Money = 0.0
     email_opt_out: bool = False
     notes: str = ""
     events: tuple[EngagementEvent, ...] = ()
-    created_at: datetime | None = None
-    modified_at: datetime
+    created_at: StoredDate | None = None
+    modified_at: StoredDate
 
     @field_validator(
         "first_name", "last_name", "title", "company", "industry", "country", "state",

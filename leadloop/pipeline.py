@@ -27,6 +27,7 @@ from connectors.base import (
 )
 from connectors.errors import BadRecordError
 from connectors.outcomes import OutcomeKind
+from connectors.storable import crm_id_problem, storable_fields, storable_id
 from drafting import Draft, Drafter, LeadFacts
 from drafting.batch import draft_many
 from drafting.guardrails import ProductFacts, load_product_facts, review_draft
@@ -199,7 +200,8 @@ class Pipeline:
                 self._store_batch(session, batch, report)
                 last = batch[-1]
                 # The cursor moves in the same transaction as the batch it covers.
-                self._advance(session, LEADS_STREAM, last.modified_at, last.crm_id)
+                # An id no store can hold (a skipped lead) is kept as a skip record shows it.
+                self._advance(session, LEADS_STREAM, last.modified_at, storable_id(last.crm_id))
             report.fetched += len(batch)
             tick(len(batch))
         with self.store.session() as session:
@@ -212,7 +214,7 @@ class Pipeline:
 
     def _store_batch(self, session: Session, batch: Sequence[RawLead], report: SyncReport) -> None:
         """Store one page of leads with a few queries, not a few per lead."""
-        ids = {raw.crm_id for raw in batch}
+        ids = {raw.crm_id for raw in batch if not crm_id_problem(raw.crm_id)}
         seen = {(row.crm_id, row.crm_modified_at) for row in session.execute(
             select(LeadSnapshot.crm_id, LeadSnapshot.crm_modified_at)
             .where(LeadSnapshot.crm_id.in_(ids))
@@ -231,12 +233,17 @@ class Pipeline:
                 report.unchanged += 1
                 continue
             seen.add((raw.crm_id, raw.modified_at))
+            if problem := crm_id_problem(raw.crm_id):  # an id no store can key a row by
+                report.skipped.append((storable_id(raw.crm_id), problem))
+                session.add(SyncSkip(run_id=report.run_id, crm_id=storable_id(raw.crm_id),
+                                     reason=problem))
+                continue
             if raw.deleted:
                 lead = leads.get(raw.crm_id)
                 if lead is not None and not lead.deleted:
                     snapshot = LeadSnapshot(
                         crm_id=raw.crm_id, crm_modified_at=raw.modified_at,
-                        payload=_jsonable(dict(raw.fields)), deleted=True,
+                        payload=storable_fields(raw.fields), deleted=True,
                     )
                     fresh.append((snapshot, lead.owner_id, lead.email, True))
                     report.deleted += 1
@@ -730,15 +737,3 @@ def _same_lead(before: dict[str, Any] | None, after: dict[str, Any]) -> bool:
         return False
     return {k: v for k, v in before.items() if k != "modified_at"} == {
         k: v for k, v in after.items() if k != "modified_at"}
-
-
-def _jsonable(fields: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in fields.items():
-        if isinstance(value, datetime):
-            out[key] = value.isoformat()
-        elif isinstance(value, str | int | float | bool | type(None) | list | dict):
-            out[key] = value
-        else:
-            out[key] = str(value)
-    return out

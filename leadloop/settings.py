@@ -373,6 +373,14 @@ def _mask_url(url: str) -> str:
 
 def load_settings(**overrides: Any) -> Settings:
     """Read the settings once; a bad value raises SettingsError naming the key and the form."""
+    named = os.environ.get(CONFIG_FILE_ENV)
+    if named is not None:  # a file the user names must exist; leadloop.toml is optional
+        from leadloop.files import file_problem
+
+        problem, _ = file_problem(Path(named), allow_empty=True)
+        if problem is not None:
+            raise SettingsError(f"config file {named} ({CONFIG_FILE_ENV}): {problem}; "
+                                "expected a TOML file of settings")
     try:
         return Settings(**overrides)
     except ValidationError as exc:

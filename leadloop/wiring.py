@@ -11,14 +11,17 @@ from typing import TYPE_CHECKING
 from connectors.base import CRMConnector
 from connectors.sandbox import SandboxConnector, SandboxCRM
 from drafting import Drafter, build_drafter
+from drafting.guard.facts import ProductFacts, parse_product_facts
 from drafting.guardrails import load_product_facts
 from drafting.limits import DraftLimits
-from drafting.policy import load_policy
+from drafting.policy import Policy, load_policy, parse_policy
+from drafting.template import load_templates
+from leadloop.files import read_user_text
 from leadloop.pipeline import Pipeline, Progress, _no_progress
 from leadloop.settings import Settings
 from review_api.store.db import Store
 from review_api.unsubscribe import OptOut
-from scoring import Weights
+from scoring import Weights, parse_weights
 
 if TYPE_CHECKING:
     from scoring.blend import ScoringModel
@@ -66,11 +69,50 @@ def open_connector(settings: Settings) -> CRMConnector:
 def load_admin_weights(settings: Settings) -> Weights:
     """The weights in force: a file the settings name, else the newest published version,
     else the shipped defaults."""
-    return weights_in_force(settings.data_dir, settings.weights_path)[0]
+    if settings.weights_path is not None:
+        text = read_user_text(settings.weights_path, what="weights file",
+                              expected="a TOML weights file (LEADLOOP_WEIGHTS_PATH)")
+        return parse_weights(text, source=str(settings.weights_path))
+    return weights_in_force(settings.data_dir, None)[0]
+
+
+def load_settings_policy(settings: Settings) -> Policy:
+    """The escalation rules the settings name, read through the one file reader."""
+    if settings.policy_path is None:
+        return load_policy(None)
+    text = read_user_text(settings.policy_path, what="policy file",
+                          expected="a rules file (LEADLOOP_POLICY_PATH)")
+    return parse_policy(text, str(settings.policy_path))
+
+
+def load_settings_facts(settings: Settings) -> ProductFacts:
+    """The product facts sheet the settings name, read through the one file reader."""
+    if settings.product_facts_path is None:
+        return load_product_facts(None)
+    text = read_user_text(settings.product_facts_path, what="product facts file",
+                          expected="a TOML facts sheet (LEADLOOP_PRODUCT_FACTS_PATH)")
+    return parse_product_facts(text, str(settings.product_facts_path))
+
+
+def check_templates(settings: Settings) -> None:
+    """Read and validate the templates file the settings name, if any."""
+    if settings.templates_path is not None:
+        text = read_user_text(settings.templates_path, what="templates file",
+                              expected="a TOML templates file (LEADLOOP_TEMPLATES_PATH)")
+        load_templates(text, str(settings.templates_path))
+
+
+def check_user_files(settings: Settings) -> None:
+    """Read every file the settings name, so a bad one stops a command before it starts."""
+    load_admin_weights(settings)
+    load_settings_policy(settings)
+    load_settings_facts(settings)
+    check_templates(settings)
 
 
 def open_drafter(settings: Settings) -> Drafter:
     """The drafter the settings name."""
+    check_templates(settings)
     extra = {}
     if settings.llm_api_key is not None:
         extra["api_key"] = settings.llm_api_key.get_secret_value()
@@ -118,8 +160,8 @@ def build_pipeline(
         lookback=sync_lookback(settings),
         escalate_after=(timedelta(hours=settings.escalate_after_hours)
                         if settings.escalate_after_hours else None),
-        policy=load_policy(settings.policy_path),
-        product_facts=load_product_facts(settings.product_facts_path),
+        policy=load_settings_policy(settings),
+        product_facts=load_settings_facts(settings),
         learn_from_edits=settings.learn_from_edits,
         draft_concurrency=settings.draft_concurrency,
         # With a shared store for limits, the cap holds for every worker together.

@@ -64,6 +64,11 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "events": ("events", "engagementevents"),
     "created_at": ("createdat", "createddate", "createdate", "created"),
     "full_name": ("name", "fullname", "contactname", "leadname"),
+    # Kept as one dated engagement event, so recency counts it.
+    "last_activity": (
+        "lastactivity", "lastactivitydate", "lastactivityat", "lastengagementdate",
+        "hslastactivitydate", "lastcontacted", "lastengaged",
+    ),
 }
 _FIELD_BY_ALIAS = {alias: field for field, aliases in _ALIASES.items() for alias in aliases}
 
@@ -213,6 +218,10 @@ def _finish_row(number: int, raw: dict[str, Any]) -> ImportRow:
         raw["first_name"] = first
         if last.strip():
             raw["last_name"] = last.strip()
+    last_activity = raw.pop("last_activity", None)
+    if last_activity is not None and "events" not in raw:
+        raw["events"] = [{"kind": "activity", "detail": "last activity in the export",
+                          "at": last_activity}]
     if not raw:
         return ImportRow(number, {}, "has no value in any lead column")
     problem = next((p for name, value in raw.items() if (p := unstorable(name, value))), None)
@@ -235,6 +244,32 @@ def unstorable(name: str, value: Any) -> str | None:
     if not isinstance(value, str | int | float | datetime | date):
         return f"{name} holds a {type(value).__name__}, which cannot be stored"
     return None
+
+
+def unused_columns(path: str | Path) -> list[str]:
+    """The columns of a lead file that no lead field takes, in file order (call after a
+    successful :func:`read_lead_file`, which has checked the file)."""
+    file = Path(path)
+    names: list[str] = []
+    if file.suffix.lower() == ".csv":
+        decoded = read_csv_text(file, expected=EXPECTED)
+        for cells in csv.reader(io.StringIO(decoded.text, newline=""),
+                                delimiter=decoded.delimiter):
+            if any(cell.strip() for cell in cells):
+                names = [cell.strip() for cell in cells]
+                break
+    else:
+        document = json.loads(_json_text(file))
+        if isinstance(document, dict):
+            document = next((document[k] for k in ("records", "results", "leads")
+                             if isinstance(document.get(k), list)), [])
+        for item in document if isinstance(document, list) else []:
+            if isinstance(item, dict):
+                flat = {**item, **(item.get("properties") or {})} \
+                    if isinstance(item.get("properties"), dict) else item
+                names += [str(k) for k in flat if k != "properties" and str(k) not in names]
+    return [name for name in names
+            if name and _FIELD_BY_ALIAS.get(_normalise(name)) is None]
 
 
 def iter_columns() -> Iterator[tuple[str, tuple[str, ...]]]:

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import sys
-
 import typer
 
-from connectors.errors import ConnectorError
-from drafting.errors import DraftingError
 from leadloop.cli import (
     config,
     drafts,
@@ -25,15 +21,14 @@ from leadloop.cli import (
     weights,
 )
 from leadloop.cli import outcomes as outcomes_cli
-from leadloop.cli.common import err_console, fail_line
+from leadloop.cli.boundary import BoundaryGroup
 from leadloop.errors import LeadloopError
-from review_api.errors import ReviewError
-from scoring.errors import ScoringError
 
 app = typer.Typer(
     help="leadloop: lead scoring and outreach with a human in the loop.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    cls=BoundaryGroup,
 )
 app.add_typer(config.app, name="config")
 app.add_typer(sandbox.app, name="sandbox")
@@ -72,12 +67,5 @@ def demo(
 
 
 def main() -> None:
-    """Entry point: bad input becomes one clear line and a non-zero exit, never a traceback."""
-    try:
-        app()
-    except LeadloopError as exc:
-        err_console.print(fail_line(str(exc)))
-        sys.exit(exc.exit_code)
-    except (ConnectorError, ScoringError, DraftingError, ReviewError) as exc:
-        err_console.print(fail_line(str(exc)))
-        sys.exit(1)
+    """Entry point: every error ends in one line and an exit code (see cli/boundary.py)."""
+    app()

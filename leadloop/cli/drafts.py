@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from drafting.learning import learn_rules, weekly_metrics
 from leadloop.cli.common import console, settings
-from leadloop.errors import LeadloopError
+from leadloop.cli.suggest import unknown_id
 from leadloop.wiring import open_store
 from review_api.store.models import Decision, DraftRuleSwitch, Proposal
 
@@ -51,8 +51,9 @@ def rules() -> None:
 
 def _switch(rule_id: str, enabled: bool, by: str) -> None:
     rows, off = _decisions()
-    if rule_id not in {rule.id for rule in learn_rules(rows, disabled=off)}:
-        raise LeadloopError(f"no learned rule {rule_id!r}; see leadloop drafts rules")
+    known = {rule.id for rule in learn_rules(rows, disabled=off)}
+    if rule_id not in known:
+        raise unknown_id("learned rule", rule_id, known, listing="leadloop drafts rules")
     store = open_store(settings())
     try:
         with store.session() as session:

@@ -6,7 +6,8 @@ import typer
 from rich.table import Table
 
 from leadloop.cli.common import console, settings
-from leadloop.wiring import open_store
+from leadloop.cli.suggest import unknown_id
+from leadloop.wiring import open_connector, open_store
 from review_api.keys import Role, create_key, list_keys, revoke
 
 app = typer.Typer(help="Create, list and revoke review API keys.", no_args_is_help=True)
@@ -20,6 +21,10 @@ def create(
     name: str = typer.Option("", "--name", help="A label to recognise the key by."),
 ) -> None:
     """Create a key; it is printed once and never stored."""
+    if owner is not None:  # a key for an owner the CRM lacks would decide nobody's leads
+        known = [o.owner_id for o in open_connector(settings()).list_owners()]
+        if owner not in known:
+            raise unknown_id("CRM owner", owner, known, listing="the CRM's user list")
     store = open_store(settings())
     try:
         with store.session() as session:
@@ -58,6 +63,9 @@ def revoke_key(
     store = open_store(settings())
     try:
         with store.session() as session:
+            known = [str(row.id) for row in list_keys(session=session)]
+            if str(key_id) not in known:
+                raise unknown_id("API key", str(key_id), known, listing="leadloop keys list")
             revoke(session=session, key_id=key_id, now=datetime.now(UTC))
     finally:
         store.close()

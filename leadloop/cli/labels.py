@@ -36,9 +36,9 @@ def export(
         raise LeadloopError(f"--format {format!r}: expected parquet or csv")
     if kind is not None and kind not in KINDS:
         raise LeadloopError(f"--kind {kind!r}: expected draft or score_override")
+    start = _iso_time(since)
     if format == "parquet" and out is None:
         raise LeadloopError("--format parquet needs --out FILE")
-    start = _iso_time(since)
     store = open_store(settings())
     try:
         with store.session() as session:

@@ -8,7 +8,8 @@ import typer
 from rich.table import Table
 
 from leadloop.cli.common import console, settings
-from leadloop.errors import LeadloopError
+from leadloop.cli.suggest import unknown_id
+from leadloop.errors import NotReadyError
 
 if TYPE_CHECKING:
     from scoring.registry import ModelRegistry
@@ -29,8 +30,14 @@ def list_versions() -> None:
     """Every model version with its holdout figures; the champion is starred."""
     registry = _registry()
     champion = registry.champion()
-    table = Table("", "version", "trained", "labels", "ROC AUC", "PR AUC", "Brier", "source")
-    for record in registry.versions():
+    records = registry.versions()
+    table = Table("")
+    # The full id, never cut short: it is what `model promote` takes.
+    table.add_column("version", no_wrap=True,
+                     min_width=max((len(r.version) for r in records), default=7))
+    for heading in ("trained", "labels", "ROC AUC", "PR AUC", "Brier", "source"):
+        table.add_column(heading)
+    for record in records:
         m = record.metrics
         table.add_row("*" if record.version == champion else "", record.version,
                       record.created_at, str(record.labels), f"{m['roc_auc']:.3f}",
@@ -48,9 +55,12 @@ def promote(
     from scoring.train import MODEL_FIELDS_FROM_LEADS
 
     registry = _registry()
+    known = [record.version for record in registry.versions()]
+    if version not in known:
+        raise unknown_id("model version", version, known, listing="leadloop model list")
     result = registry.promote(version, force=force, lead_fields=MODEL_FIELDS_FROM_LEADS)
     if not result.promoted:
-        raise LeadloopError(f"{version} not promoted: {result.reason}")
+        raise NotReadyError(f"{version} not promoted: {result.reason}")
     console.print(f"{version} is the champion: {result.reason}")
     if lacking := registry.missing_fields(version, MODEL_FIELDS_FROM_LEADS):
         console.print(f"warning: the store's leads lack {len(lacking)} of its fields "

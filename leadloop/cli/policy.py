@@ -8,11 +8,12 @@ from pathlib import Path
 import typer
 
 from drafting import Draft, LeadFacts
-from drafting.guardrails import load_product_facts, review_draft
-from drafting.policy import explain, load_policy
+from drafting.guardrails import review_draft
+from drafting.policy import explain, parse_policy
 from leadloop.cli.common import console, settings
 from leadloop.draft_inputs import real_drafts
-from leadloop.wiring import build_pipeline
+from leadloop.files import read_user_text
+from leadloop.wiring import build_pipeline, load_settings_facts, load_settings_policy
 from review_api import service
 
 app = typer.Typer(help="Escalation rules: check what they will do.", no_args_is_help=True)
@@ -31,8 +32,13 @@ def check(
     from its activity and its rep (learned rules applied), or its newest stored draft.
     """
     current = settings()
-    policy = load_policy(file or current.policy_path)
-    sheet = load_product_facts(current.product_facts_path)
+    if file is not None:
+        policy = parse_policy(read_user_text(file, what="rules file",
+                                             expected="escalation rules, one per line"),
+                              str(file))
+    else:
+        policy = load_settings_policy(current)
+    sheet = load_settings_facts(current)
     pipeline = build_pipeline(current)
     try:
         with pipeline.store.session() as session:

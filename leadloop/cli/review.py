@@ -13,9 +13,12 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from connectors.errors import NotFoundError
 from connectors.sandbox.crm import SandboxCRM, SandboxTask
 from leadloop.cli.common import console, settings
-from leadloop.errors import LeadloopError
+from leadloop.cli.suggest import unknown_id
+from leadloop.errors import LeadloopError, NotReadyError
+from leadloop.files import read_user_text
 from leadloop.wiring import open_sandbox, open_store
 from review_api import service
 from review_api.authority import Decider, NotEntitledError, check
@@ -51,10 +54,19 @@ def list_tasks(
     console.print(table)
 
 
+def _get_task(crm: SandboxCRM, task_id: str) -> SandboxTask:
+    """The task, or one line naming the unknown id and the closest known ones."""
+    try:
+        return crm.get_task(task_id)
+    except NotFoundError:
+        known = [task.task_id for task in crm.list_tasks(status=None)]
+        raise unknown_id("task", task_id, known, listing="leadloop review list --all") from None
+
+
 @app.command("show")
 def show(task_id: str) -> None:
     """Show one task exactly as the rep has it: the email fields, the notes, leadloop's note."""
-    task = open_sandbox(settings()).get_task(task_id)
+    task = _get_task(open_sandbox(settings()), task_id)
     # A Panel reads a str title as markup whatever the console says, so the titles are Text.
     console.print(Text(f"{task.task_id} · {task.subject} · lead {task.lead_crm_id} · "
                        f"{task.status}{' · ' + task.decision if task.decision else ''} · "
@@ -73,7 +85,7 @@ def _task_for(task_id: str, by: str | None, *, decision: str, kind: str | None =
     """The task, and who decides; one clear line when the action cannot take effect."""
     current = settings()
     crm = open_sandbox(current)
-    task = crm.get_task(task_id)
+    task = _get_task(crm, task_id)
     if task.proposal_key is None:
         raise LeadloopError(f"{task_id} is not a leadloop review task")
     if kind is not None and task.kind != kind:
@@ -84,7 +96,7 @@ def _task_for(task_id: str, by: str | None, *, decision: str, kind: str | None =
         with store.session() as session:
             proposal = service.get_by_key(session=session, key=task.proposal_key)
             if proposal is not None and proposal.state != ProposalState.PENDING:
-                raise LeadloopError(f"{task_id} is already {proposal.state} in leadloop; "
+                raise NotReadyError(f"{task_id} is already {proposal.state} in leadloop; "
                                     "nothing you do on it now takes effect")
             if proposal is not None:
                 check(proposal, decider=Decider(owner_id=who),
@@ -116,10 +128,8 @@ def approve(
                                kind="draft" if edit_file is not None else None)
     email = None
     if edit_file is not None:
-        try:
-            text = edit_file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise LeadloopError(f"cannot read --edit-file {edit_file}: {exc}") from None
+        text = read_user_text(edit_file, what="--edit-file", allow_empty=True,
+                              expected="your edited email ('Subject: ...' first)")
         email = parse_email_text(text, fallback_subject=task.email_subject)
         if not email.body.strip():
             raise LeadloopError(f"--edit-file {edit_file} holds no email body; write the "

@@ -7,7 +7,7 @@ import typer
 from connectors.salesforce import SalesforceConnector
 from connectors.salesforce.check import check_org
 from leadloop.cli.common import console, settings
-from leadloop.errors import LeadloopError
+from leadloop.errors import NotReadyError
 
 app = typer.Typer(help="Salesforce setup: check the org has what leadloop needs.",
                   no_args_is_help=True)
@@ -40,5 +40,5 @@ def check() -> None:
     for field in report.missing:
         table.add_row(field.sobject, field.api_name, field.field_type, field.purpose)
     console.print(table)
-    raise LeadloopError(f"{len(report.missing)} field(s) missing in the org; create them as "
+    raise NotReadyError(f"{len(report.missing)} field(s) missing in the org; create them as "
                         "docs/salesforce.md says, then run this check again")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from connectors.sandbox.importer import unused_columns
 from leadloop.cli.common import console, settings
 from leadloop.wiring import open_sandbox
 
@@ -21,6 +22,10 @@ def import_file(
     console.print(f"imported {report.imported} lead(s) into {settings().sandbox_file}")
     for row, reason in report.rejected:
         console.print(f"  row {row} not imported: {reason}")
+    if unused := unused_columns(file):
+        shown = ", ".join(unused[:20]) + (f" and {len(unused) - 20} more" if len(unused) > 20
+                                          else "")
+        console.print(f"columns not used (no lead field takes them): {shown}")
 
 
 @app.command("seed")

@@ -17,7 +17,7 @@ from leadloop.pipeline import (
     SyncReport,
 )
 from leadloop.steps.schedule import held_summary
-from leadloop.wiring import build_pipeline
+from leadloop.wiring import build_pipeline, check_user_files
 
 
 def _pipeline_run(step: str) -> object:
@@ -186,6 +186,7 @@ def register(app: typer.Typer) -> None:
         from leadloop.server import serve as run_server
 
         current = settings()  # read now, so a bad setting stops here with one clear line
+        check_user_files(current)  # and a bad weights, rules or templates file
         run_server(host=host or current.api_host, port=port or current.api_port,
                    workers=workers, access_log=access_log)
 

@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from leadloop.cli.common import console, settings
-from leadloop.errors import LeadloopError
+from leadloop.errors import LeadloopError, NotReadyError
 
 if TYPE_CHECKING:
     from scoring.train import LabelledLeads, TrainingResult
@@ -65,7 +65,7 @@ def train_command(
         detail = (f"{labelled.from_outcomes} outcome(s) and {labelled.from_overrides} rep "
                   "override(s) from the store")
     if short := labels_needed(y):
-        raise LeadloopError(f"cannot train yet: {detail}: {short}")
+        raise NotReadyError(f"cannot train yet: {detail}: {short}")
     from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
     # One OpenMP thread: boosting threads spin-wait badly on a small shared machine.

@@ -10,9 +10,11 @@ import typer
 from rich.table import Table
 
 from leadloop.cli.common import console, settings
-from leadloop.errors import LeadloopError
+from leadloop.cli.suggest import unknown_id
+from leadloop.errors import NotReadyError
+from leadloop.files import read_user_text
 from leadloop.store_reads import latest_lead_payloads
-from scoring import Weights, load_weights
+from scoring import Weights, parse_weights
 from scoring.preview import diff_weights, preview
 from scoring.weights_registry import WeightsRegistry
 
@@ -21,13 +23,19 @@ app = typer.Typer(help="Diff, preview and publish scoring weights.", no_args_is_
 
 def _weights(spec: str) -> Weights:
     """A weights file, or a published version (w-...)."""
-    path = Path(spec)
-    if path.exists():
-        return load_weights(path)
     registry = WeightsRegistry(settings().data_dir)
-    if spec.startswith("w-"):
+    if spec.startswith("w-") and not Path(spec).exists():
+        known = [record.version for record in registry.versions()]
+        if spec not in known:
+            raise unknown_id("weights version", spec, known, listing="leadloop weights list")
         return registry.load(spec)
-    raise LeadloopError(f"{spec}: neither a weights file nor a published version (w-...)")
+    return _weights_file(Path(spec))
+
+
+def _weights_file(path: Path) -> Weights:
+    """A weights file the user names, read through the one file reader."""
+    text = read_user_text(path, what="weights file", expected="a TOML weights file")
+    return parse_weights(text, source=str(path))
 
 
 def _current() -> Weights:
@@ -53,11 +61,11 @@ def diff(old: str = typer.Argument(..., help="file or published version"),
 @app.command("preview")
 def preview_command(file: Path = typer.Argument(..., help="the candidate weights file")) -> None:
     """Score the stored leads with the current and the candidate weights, and compare."""
-    new = load_weights(file)
+    new = _weights_file(file)
     old = _current()
     leads = latest_lead_payloads(settings())
     if not leads:
-        raise LeadloopError("no leads in the store to preview on: run leadloop sync first")
+        raise NotReadyError("no leads in the store to preview on: run leadloop sync first")
     result = preview(leads, old, new, now=datetime.now(UTC))
     table = Table("score", "before", "after", title=f"{result.leads} leads")
     edges = result.histogram_edges
@@ -84,7 +92,7 @@ def publish(
     author: str = typer.Option("", help="who publishes (default: the login name)"),
 ) -> None:
     """Validate and publish a weights file as a new version (every version is kept)."""
-    text = file.read_text("utf-8")
+    text = read_user_text(file, what="weights file", expected="a TOML weights file")
     record = WeightsRegistry(settings().data_dir).publish(
         text, author=author or getpass.getuser(), note=note, source=str(file)
     )

@@ -118,8 +118,8 @@ def test_config_show_masks_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
          "setting sending.window (LEADLOOP_SENDING__WINDOW): expected HH:MM-HH:MM"),
         (["send"], {"LEADLOOP_SENDING__HOLIDAYS": '["XX"]'}, 2,
          "setting sending.holidays (LEADLOOP_SENDING__HOLIDAYS): expected 'lead' or a"),
-        (["sandbox", "import", "missing.csv"], {}, 1, "missing.csv"),
-        (["review", "approve", "T999999"], {}, 1, "T999999"),
+        (["sandbox", "import", "missing.csv"], {}, 2, "missing.csv"),
+        (["review", "approve", "T999999"], {}, 2, "T999999"),
     ],
 )
 def test_bad_input_is_one_line_without_traceback(
@@ -137,7 +137,7 @@ def test_bad_weights_file_is_named(tmp_path: Path) -> None:
     weights.write_text('name = "x"\n[tiers]\nA = 70\nB = 45\nC = 25\n\n[[criteria]]\n'
                        'field = "employees"\nat_least = 10\npoints = "lots"\n')
     done = leadloop_process(tmp_path, "score", env={"LEADLOOP_WEIGHTS_PATH": str(weights)})
-    assert done.returncode == 1
+    assert done.returncode == 2
     assert "weights.toml" in done.stderr and "points" in done.stderr
     assert "Traceback" not in done.stderr
 

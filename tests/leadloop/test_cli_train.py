@@ -41,7 +41,7 @@ def test_bad_training_csv_is_one_line_naming_the_file(
     if content is not None:
         path.write_bytes(content)
     done = leadloop_process(tmp_path, "train", "--csv", str(path), "--target", "Won")
-    assert done.returncode == 1, done.stdout
+    assert done.returncode == 2, done.stdout
     assert fragment in done.stderr and "leads.csv" in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
     assert len(done.stderr.strip().splitlines()) == 1

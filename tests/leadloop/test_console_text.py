@@ -95,7 +95,7 @@ def test_bad_weights_error_keeps_its_brackets(tmp_path: Path) -> None:
         env={**clean, "LEADLOOP_DATA_DIR": str(tmp_path / "data"),
              "LEADLOOP_WEIGHTS_PATH": str(weights), "COLUMNS": "400"},
     )
-    assert done.returncode == 1, done.stderr
+    assert done.returncode == 2, done.stderr
     assert done.stderr.startswith("error: ")
     assert "expected [low, high] with low <= high, got [500, 10]" in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
