@@ -23,6 +23,7 @@ from leadloop.cli import (
     suppress,
     train,
     weights,
+    workers,
 )
 from leadloop.cli.common import err_console, fail_line
 from leadloop.errors import LeadloopError
@@ -48,6 +49,7 @@ app.add_typer(hubspot.app, name="hubspot")
 app.add_typer(keys.app, name="keys")
 app.add_typer(suppress.app, name="suppress")
 steps.register(app)
+workers.register(app)
 
 
 @app.command()
