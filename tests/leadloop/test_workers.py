@@ -213,11 +213,12 @@ def test_two_workers_give_the_same_results_as_one_process(
 def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(
     tmp_path: Path, broker: tuple[str, str], pg_schemas: list[str], workers: Workers,
 ) -> None:
-    alone = _env(tmp_path / "alone", pg_schemas[0], None)
+    many = {"LEADLOOP_DRAFT_TIERS": '["A","B","C"]'}  # several drafting batches
+    alone = {**_env(tmp_path / "alone", pg_schemas[0], None), **many}
     _run(alone)
     expected = _outcome(pg_schemas[0], tmp_path / "alone" / "sandbox.db")
 
-    spread = _env(tmp_path / "spread", pg_schemas[1], broker)
+    spread = {**_env(tmp_path / "spread", pg_schemas[1], broker), **many}
     workers.start(spread, "--queues", "crm,cpu", "--concurrency", "1")
     doomed = workers.start(spread, "--queues", "llm", "--concurrency", "1", slow=0.04)
     run = subprocess.Popen([sys.executable, "-m", "leadloop", "run"], env=spread,
