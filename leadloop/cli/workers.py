@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 import typer
@@ -42,7 +43,10 @@ def register(app: typer.Typer) -> None:
         unknown = [q for q in wanted if q not in QUEUES]
         if unknown or not wanted:
             raise LeadloopError(f"--queues {queues!r}: expected some of {', '.join(QUEUES)}")
+        # A name of its own: two workers on one host would fight over one control queue.
+        name = f"leadloop-{os.getpid()}@%h"
         _broker_app().worker_main(["worker", "-Q", ",".join(wanted), "-c", str(concurrency),
+                                   "-n", name,
                                    f"--loglevel={loglevel}", "--without-gossip",
                                    "--without-mingle"])
 

@@ -102,9 +102,11 @@ class Workers:
             cmd = [sys.executable, str(HERE / "slow_worker.py"), str(slow), *args]
         else:
             cmd = [sys.executable, "-m", "leadloop", "worker", *args]
-        proc = subprocess.Popen(cmd, env=env, cwd=env["LEADLOOP_DATA_DIR"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                text=True, start_new_session=True)
+        log = Path(env["LEADLOOP_DATA_DIR"]) / f"worker-{len(self.procs)}.log"
+        with log.open("w") as out:
+            proc = subprocess.Popen(cmd, env=env, cwd=env["LEADLOOP_DATA_DIR"], stdout=out,
+                                    stderr=subprocess.STDOUT, text=True,
+                                    start_new_session=True)
         self.procs.append(proc)
         return proc
 
