@@ -196,7 +196,7 @@ def test_two_workers_give_the_same_results_as_one_process(
     alone = _env(tmp_path / "alone", pg_schemas[0], None)
     spread = _env(tmp_path / "spread", pg_schemas[1], broker)
     for _ in range(2):
-        workers.start(spread, "--concurrency", "1")
+        workers.start(spread, "--queues", "crm,cpu,llm", "--concurrency", "1")
 
     reports = []
     for env in (alone, spread):
