@@ -112,3 +112,32 @@ def test_the_compose_file_runs_the_commands_the_tests_run() -> None:
         env = services[name]["environment"]
         assert set(env) <= {f"LEADLOOP_{f.upper()}" for f in Settings.model_fields}
         assert env["LEADLOOP_BROKER_URL"].startswith("redis://")
+
+
+@pytest.mark.timeout(60)
+def test_a_webhook_with_a_broker_enqueues_reconcile_then_send_on_the_crm_queue() -> None:
+    redis = pytest.importorskip("redis")
+    import base64
+    import json
+    import uuid
+
+    from leadloop.wiring import enqueue_runner
+
+    client = redis.Redis.from_url("redis://127.0.0.1:6379/11")
+    try:
+        client.ping()
+    except redis.exceptions.ConnectionError:
+        pytest.skip("Redis is not running on 127.0.0.1:6379")
+    prefix = f"lltest-{uuid.uuid4().hex[:8]}:"
+    try:
+        enqueue_runner(load_settings(broker_url="redis://127.0.0.1:6379/11",
+                                     broker_key_prefix=prefix))()
+        queued = client.lrange(f"{prefix}crm", 0, -1)
+        assert len(queued) == 1
+        message = json.loads(queued[0])
+        assert message["headers"]["task"] == "leadloop.reconcile"
+        assert "leadloop.send" in base64.b64decode(message["body"]).decode()  # then send
+    finally:
+        for key in client.scan_iter(match=f"{prefix}*"):
+            client.delete(key)
+        client.close()
