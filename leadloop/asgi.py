@@ -9,6 +9,7 @@ from leadloop.logs import configure_json_logging
 from leadloop.settings import load_settings
 from leadloop.wiring import (
     build_pipeline,
+    enqueue_runner,
     open_store,
     send_now_runner,
     unsubscribe_runner,
@@ -26,7 +27,9 @@ def create() -> FastAPI:
     settings = load_settings()
     pipeline = build_pipeline(settings, store=open_store(settings, for_api=True))
     # The store remembers the webhook deliveries taken, for every worker at once.
-    hooks = Webhooks.from_settings(settings.webhooks, on_task_change=webhook_runner(pipeline),
+    # With a broker, the workers reconcile and send; the API only enqueues.
+    runner = enqueue_runner(settings) if settings.broker_url else webhook_runner(pipeline)
+    hooks = Webhooks.from_settings(settings.webhooks, on_task_change=runner,
                                    store=pipeline.store)
     files = AdminFiles(data_dir=settings.data_dir, weights_file=settings.weights_path,
                        policy_file=settings.policy_path,

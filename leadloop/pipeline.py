@@ -8,7 +8,7 @@ are idempotency keys) and never sends an email twice or without approval.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import islice
@@ -302,15 +302,18 @@ class Pipeline:
                 lifecycle.cancel(session=session, proposal=proposal, why=why, now=now)
 
     # ----- score ---------------------------------------------------------------------------
-    def score(self) -> ScoreReport:
-        """Score every live lead; a tier change the admin guards becomes a score override."""
+    def score(self, crm_ids: Collection[str] | None = None, *, push: bool = True) -> ScoreReport:
+        """Score every live lead (or those named); a tier change the admin guards becomes a
+        score override. ``push=False`` leaves writing scores to the CRM to the caller."""
         report = ScoreReport()
         now = self.clock()
         with self.store.session() as session:
-            rows = session.execute(
-                select(Lead, LeadSnapshot).join(LeadSnapshot, Lead.snapshot_id == LeadSnapshot.id)
-                .where(Lead.deleted.is_(False))
-            ).all()
+            query = (select(Lead, LeadSnapshot)
+                     .join(LeadSnapshot, Lead.snapshot_id == LeadSnapshot.id)
+                     .where(Lead.deleted.is_(False)))
+            if crm_ids is not None:
+                query = query.where(Lead.crm_id.in_(list(crm_ids)))
+            rows = session.execute(query).all()
             if not rows:
                 return report
             snapshots = {lead.crm_id: snap for lead, snap in rows}
@@ -362,7 +365,8 @@ class Pipeline:
                 report.scored += len(chunk)
                 report.changed += len(changed)
                 tick(len(chunk))
-        report.written_back, report.write_errors = self.push_scores()
+        if push:
+            report.written_back, report.write_errors = self.push_scores()
         return report
 
     def push_scores(self) -> tuple[int, list[str]]:
@@ -438,13 +442,16 @@ class Pipeline:
         report.overrides_proposed += 1
 
     # ----- propose -------------------------------------------------------------------------
-    def propose(self) -> ProposeReport:
-        """Draft emails for the leads the policy selects, check them, write pending tasks."""
+    def propose(
+        self, crm_ids: Collection[str] | None = None, *, write_back: bool = True,
+    ) -> ProposeReport:
+        """Draft emails for the leads the policy selects (among those named, if named), check
+        them, write pending tasks (unless ``write_back=False``: the caller does it)."""
         report = ProposeReport()
         now = self.clock()
         owners = self._owners_by_id()
         with self.store.session() as session:
-            candidates = self._draft_candidates(session)
+            candidates = self._draft_candidates(session, crm_ids)
             sent_before = _sent_counts(session, [lead.crm_id for lead, _, _ in candidates])
             rows = self._edit_rows(session) if self.learn_from_edits else []
             rules = self._learned_rules(session, rows) if self.learn_from_edits else []
@@ -482,7 +489,8 @@ class Pipeline:
                         report.fallbacks += created.fallback_reason is not None
                         report.flagged += bool(created.payload_flags)
             tick(len(batch))
-        self.write_back(report)
+        if write_back:
+            self.write_back(report)
         return report
 
     def _record_draft(
@@ -562,7 +570,9 @@ class Pipeline:
             .where(Proposal.kind == service.DRAFT)
         ).mappings()]
 
-    def _draft_candidates(self, session: Session) -> list[tuple[Lead, LeadSnapshot, Score]]:
+    def _draft_candidates(
+        self, session: Session, crm_ids: Collection[str] | None = None,
+    ) -> list[tuple[Lead, LeadSnapshot, Score]]:
         # A lead whose email went unanswered for N days may get one follow-up; until then,
         # and while a draft is open, it is busy.
         unanswered = select(OutcomeEventRow.proposal_id).where(
@@ -573,13 +583,16 @@ class Pipeline:
                                 ProposalState.SEND_FAILED])
             | ((Proposal.state == ProposalState.SENT) & Proposal.id.not_in(unanswered)),
         )
-        rows = session.execute(
+        query = (
             select(Lead, LeadSnapshot)
             .join(LeadSnapshot, Lead.snapshot_id == LeadSnapshot.id)
             .where(Lead.deleted.is_(False), Lead.effective_tier.in_(self.draft_tiers),
                    Lead.crm_id.not_in(busy))
             .order_by(Lead.effective_score.desc(), Lead.crm_id)
-        ).all()
+        )
+        if crm_ids is not None:
+            query = query.where(Lead.crm_id.in_(list(crm_ids)))
+        rows = session.execute(query).all()
         ids = [lead.crm_id for lead, _ in rows]
         latest = _latest_scores(session, ids)
         answered = outcomes.answered_leads(session=session, crm_ids=ids)

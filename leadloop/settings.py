@@ -276,6 +276,27 @@ class Settings(BaseSettings):
         default=None, ge=0, le=3600, description="Re-read this much before the cursor; "
         "unset: the CRM's own default (HubSpot 60 s, whose search lags; otherwise 5 s)."
     )
+    broker_url: str | None = Field(
+        default=None, pattern=r"^(redis|rediss|amqp|amqps|pyamqp)://",
+        description="Celery broker for `leadloop worker`, `leadloop scheduler` and a fanned-out "
+        "`leadloop run`: redis://host:6379/0 or amqp://user:pass@host:5672//; unset: "
+        "everything runs in one process.",
+    )
+    broker_visibility_timeout: int = Field(
+        default=3600, ge=1, le=86_400,
+        description="Redis only: seconds before a task a lost worker took is handed out again.",
+    )
+    broker_key_prefix: str = Field(
+        default="", description="Redis only: a prefix for every broker and result key.")
+    schedule_sync_minutes: int = Field(
+        default=15, ge=1, le=1440, description="`leadloop scheduler`: sync every N minutes.")
+    schedule_reconcile_minutes: int = Field(
+        default=5, ge=1, le=1440, description="`leadloop scheduler`: reconcile every N minutes.")
+    schedule_sweep_minutes: int = Field(
+        default=60, ge=1, le=1440,
+        description="`leadloop scheduler`: expire and escalate due proposals every N minutes.")
+    schedule_send_minutes: int = Field(
+        default=5, ge=1, le=1440, description="`leadloop scheduler`: send every N minutes.")
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
     api_concurrency: int = Field(
@@ -351,6 +372,8 @@ class Settings(BaseSettings):
             shown["database_url"] = _mask_url(self.database_url)
         if self.limits_url:
             shown["limits_url"] = _mask_url(self.limits_url)
+        if self.broker_url:
+            shown["broker_url"] = _mask_url(self.broker_url)
         shown["sandbox_file"] = str(self.sandbox_file)
         return shown
 

@@ -219,3 +219,18 @@ def send_now_runner(pipeline: Pipeline) -> Callable[[int, str], tuple[bool, str]
         return outcome(report)
 
     return run
+
+
+def enqueue_runner(settings: Settings) -> Callable[[], object]:
+    """What a verified CRM webhook triggers when a broker is set: reconcile, then send, as
+    one chain of tasks on the workers, so the API answers at once."""
+    from leadloop.worker import make_app
+
+    celery_app = make_app(settings)
+
+    def run() -> object:
+        chain = (celery_app.signature("leadloop.reconcile", immutable=True)
+                 | celery_app.signature("leadloop.send", immutable=True))
+        return chain.apply_async()
+
+    return run

@@ -19,6 +19,7 @@ from leadloop.cli import (
     suppress,
     train,
     weights,
+    workers,
 )
 from leadloop.cli import outcomes as outcomes_cli
 from leadloop.cli.boundary import BoundaryGroup
@@ -45,6 +46,7 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(suppress.app, name="suppress")
 steps.register(app)
 outcomes_cli.register(app)
+workers.register(app)
 
 
 @app.command()

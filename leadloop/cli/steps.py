@@ -99,6 +99,25 @@ def print_send(report: SendReport) -> None:
         console.print(held_summary(report.held))
 
 
+def _run_on_workers() -> None:
+    """`run` fanned out to the workers (LEADLOOP_BROKER_URL set); the same report."""
+    from leadloop.fanout import run_on_workers
+    from leadloop.worker import make_app
+
+    with progress_bars() as progress:
+        pipeline = build_pipeline(settings())
+        try:
+            reports = run_on_workers(make_app(settings()), pipeline, progress)
+        finally:
+            pipeline.store.close()
+    print_sync(reports["sync"], full=False)
+    print_score(reports["score"])
+    print_propose(reports["propose"])
+    print_reconcile(reports["reconcile"])
+    print_send(reports["send"])
+    print_outcomes(reports["outcomes"])
+
+
 def register(app: typer.Typer) -> None:
     """Add the step commands to the top-level app."""
 
@@ -163,6 +182,9 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def run() -> None:
         """Every step once: sync, score, propose, reconcile, send, outcomes."""
+        if settings().broker_url:
+            _run_on_workers()
+            return
         with progress_bars() as progress:
             pipeline = build_pipeline(settings(), progress=progress)
             try:
