@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import or_, select, text, true, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from connectors.base import CRMConnector, OutgoingEmail, RawLead, SendResult, parse_lead
 from connectors.errors import BadRecordError, ConnectorError
@@ -140,7 +141,8 @@ def _send_one(store: Store, connector: CRMConnector, outbox_id: int, raw: RawLea
         proposal = session.get_one(Proposal, row.proposal_id)
         refusal = _refusal(session, proposal, row)
         if refusal is not None:
-            row.state = "refused"
+            if not _settle(session, row, "refused", now=now):
+                return
             service.audit(session=session, proposal_id=proposal.id, event="send_refused",
                           actor="leadloop", detail={"state": proposal.state, "why": refusal})
             if ProposalState(proposal.state) in (ProposalState.APPROVED,
@@ -151,7 +153,8 @@ def _send_one(store: Store, connector: CRMConnector, outbox_id: int, raw: RawLea
         suppressed = suppression.find(session=session, address=row.to_address) is not None
         problem = consent_problem(raw, to=row.to_address, suppressed=suppressed)
         if problem is not None:
-            row.state = "cancelled"
+            if not _settle(session, row, "cancelled", now=now):
+                return
             if raw is not None and (raw.deleted or "opted out" in problem) and not suppressed:
                 session.add(Suppression(email=row.to_address.lower(), reason=problem,
                                         crm_id=row.crm_id, created_at=now))
@@ -247,6 +250,28 @@ def _notes(proposal: Proposal) -> Sequence[str]:
     return [str(proposal.payload.get("description") or "")]
 
 
+def _takeable(now: datetime, lease: timedelta) -> ColumnElement[bool]:
+    """Rows waiting for whoever comes next: queued, failed, or claimed by a sender that died."""
+    return OutboxEmail.state.in_(["queued", "failed"]) | (
+        (OutboxEmail.state == "sending") & (OutboxEmail.claimed_at < now - lease))
+
+
+def _settle(session: Session, row: OutboxEmail, state: str, *, now: datetime) -> bool:
+    """Close a row as refused or cancelled, only if no other sender took it since we read it.
+
+    Another sender may have claimed and sent it in between (its proposal then reads 'sent',
+    which looks like a refusal): a sent row must stay sent, and counted against its caps.
+    """
+    done = session.execute(
+        update(OutboxEmail)
+        .where(OutboxEmail.id == row.id, OutboxEmail.attempts == row.attempts,
+               _takeable(now, SEND_LEASE))
+        .values(state=state)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(done.rowcount == 1)  # type: ignore[attr-defined]
+
+
 def _claim(session: Session, row: OutboxEmail, *, now: datetime, lease: timedelta,
            sending: SendingConfig | None) -> bool:
     """Take an outbox row for sending, atomically: of two senders, only one gets it.
@@ -256,9 +281,8 @@ def _claim(session: Session, row: OutboxEmail, *, now: datetime, lease: timedelt
     ``sending``, the same statement counts what the row's mailbox and recipient domain
     claimed today and takes the row only under both caps.
     """
-    takeable = OutboxEmail.state.in_(["queued", "failed"]) | (
-        (OutboxEmail.state == "sending") & (OutboxEmail.claimed_at < now - lease))
-    conditions = [OutboxEmail.id == row.id, OutboxEmail.attempts == row.attempts, takeable]
+    conditions = [OutboxEmail.id == row.id, OutboxEmail.attempts == row.attempts,
+                  _takeable(now, lease)]
     if sending is not None:
         conditions.append(schedule.under_caps(row, config=sending, now=now))
         if session.get_bind().dialect.name == "postgresql":

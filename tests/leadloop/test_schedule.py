@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
 
 from connectors.base import OutgoingEmail, RawLead, SendResult
 from connectors.sandbox import SandboxConnector, SandboxCRM
@@ -19,6 +20,7 @@ from leadloop.steps import schedule
 from leadloop.steps.schedule import Planner, holiday_checker, next_open
 from leadloop.timezones import lead_zone
 from review_api.store.db import Store
+from review_api.store.models import OutboxEmail
 
 from .conftest import NOW, RecordingConnector, Transport, make_pipeline
 
@@ -217,6 +219,45 @@ def test_two_senders_at_once_never_pass_the_cap(store: Store, crm: SandboxCRM,
     per_owner = Counter(email.from_owner_id for email in transport.calls)
     assert per_owner and max(per_owner.values()) == 1
     assert len(transport.keys()) == len(set(transport.keys()))
+
+
+class OvertakenWhileReading(RecordingConnector):
+    """A sender that listed the outbox and, while it reads consent, another sender sends."""
+
+    def __init__(self, crm: SandboxCRM, transport: Transport, other: Any) -> None:
+        super().__init__(crm, transport)
+        self.other = other
+
+    def fetch_leads_by_id(self, crm_ids: list[str]) -> list[RawLead]:  # type: ignore[override]
+        self.other.send()
+        return super().fetch_leads_by_id(crm_ids)
+
+
+def test_a_sender_overtaken_by_another_leaves_its_sent_emails_sent_and_counted(
+        store: Store, crm: SandboxCRM, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The overtaken sender must not take the other's sent emails for refused ones (their
+    # proposals read 'sent' now): that would free their cap slots for a second email.
+    monkeypatch.setattr(schedule, "plan", lambda **_: {})
+    config = SendingConfig(max_per_mailbox_per_day=1, **ALWAYS)
+    setup = make_pipeline(store, crm, sending=config)
+    setup.sync()
+    setup.score()
+    setup.propose()
+    assert _approve_all_drafts(crm) > len({t.owner_id for t in crm.list_tasks()})
+    setup.reconcile()
+    transport = Transport()
+    first = make_pipeline(store, crm, connector=RecordingConnector(crm, transport),
+                          sending=config)
+    late = make_pipeline(store, crm, connector=OvertakenWhileReading(crm, transport, first),
+                         sending=config)
+    report = late.send()
+    per_owner = Counter(email.from_owner_id for email in transport.calls)
+    assert per_owner and max(per_owner.values()) == 1
+    assert report.sent == report.refused == 0
+    with store.session() as session:
+        states = Counter(row.state for row in session.scalars(select(OutboxEmail)))
+    assert states["sent"] == len(per_owner) == len(crm.sent_emails())
+    assert states["refused"] == 0
 
 
 def test_the_review_api_shows_when_a_held_email_will_leave(sqlite_store: Store,
