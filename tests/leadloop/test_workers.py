@@ -189,7 +189,7 @@ def _outcome(store_url: str, sandbox: Path) -> dict[str, Any]:
     return {"proposals": proposals, "labels": labels, "tasks": tasks, "sent": sent}
 
 
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(480)
 def test_two_workers_give_the_same_results_as_one_process(
     tmp_path: Path, broker: tuple[str, str], pg_schemas: list[str], workers: Workers,
 ) -> None:
@@ -211,7 +211,7 @@ def test_two_workers_give_the_same_results_as_one_process(
     assert one == two
 
 
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(480)
 def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(
     tmp_path: Path, broker: tuple[str, str], pg_schemas: list[str], workers: Workers,
 ) -> None:
