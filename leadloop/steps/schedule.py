@@ -82,7 +82,10 @@ def next_open(moment: datetime, *, zone: ZoneInfo, start: time, end: time,
         day = local.date() + timedelta(days=ahead)
         opens = datetime.combine(day, start, tzinfo=zone).astimezone(UTC)
         closes = datetime.combine(day, end, tzinfo=zone).astimezone(UTC)
-        if closes <= moment:
+        changes = _clocks_change(day, zone)
+        # On a 25-hour day the window may open a second time in the repeated hour, after its
+        # first closing: such a day is judged minute by minute below, not by its first close.
+        if closes <= moment and not changes:
             why = why or "window"
             continue
         if day.weekday() not in weekdays:
@@ -92,7 +95,7 @@ def next_open(moment: datetime, *, zone: ZoneInfo, start: time, end: time,
         if code is not None:
             why = why or f"holiday: {code}"
             continue
-        if _clocks_change(day, zone):
+        if changes:
             # A 23- or 25-hour day: the window's edges may fall in an hour the clocks skip
             # or repeat, so go by the wall clock, minute by minute, on this one day.
             found = _first_open_minute(day, moment, zone=zone, start=start, end=end)
