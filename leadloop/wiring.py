@@ -13,7 +13,7 @@ from connectors.sandbox import SandboxConnector, SandboxCRM
 from drafting import Drafter, build_drafter
 from drafting.guardrails import load_product_facts
 from drafting.limits import DraftLimits
-from drafting.policy import load_policy
+from drafting.policy_registry import policy_in_force
 from leadloop.pipeline import Pipeline, Progress, _no_progress
 from leadloop.settings import Settings
 from review_api.store.db import Store
@@ -118,7 +118,8 @@ def build_pipeline(
         lookback=sync_lookback(settings),
         escalate_after=(timedelta(hours=settings.escalate_after_hours)
                         if settings.escalate_after_hours else None),
-        policy=load_policy(settings.policy_path),
+        # The rules published on the admin page, else LEADLOOP_POLICY_PATH, else shipped.
+        policy=policy_in_force(settings.data_dir, settings.policy_path)[0],
         product_facts=load_product_facts(settings.product_facts_path),
         learn_from_edits=settings.learn_from_edits,
         draft_concurrency=settings.draft_concurrency,

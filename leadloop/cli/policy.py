@@ -10,6 +10,7 @@ import typer
 from drafting import Draft, LeadFacts
 from drafting.guardrails import load_product_facts, review_draft
 from drafting.policy import explain, load_policy
+from drafting.policy_registry import policy_in_force
 from leadloop.cli.common import console, settings
 from leadloop.draft_inputs import real_drafts
 from leadloop.wiring import build_pipeline
@@ -31,7 +32,10 @@ def check(
     from its activity and its rep (learned rules applied), or its newest stored draft.
     """
     current = settings()
-    policy = load_policy(file or current.policy_path)
+    if file is not None:
+        policy, where = load_policy(file), str(file)
+    else:
+        policy, _text, where = policy_in_force(current.data_dir, current.policy_path)
     sheet = load_product_facts(current.product_facts_path)
     pipeline = build_pipeline(current)
     try:
@@ -45,7 +49,7 @@ def check(
             review=lambda d, f: review_draft(d, facts_for(f) if facts_for else f, sheet))
     finally:
         pipeline.store.close()
-    console.print(f"{file or current.policy_path or 'the shipped rules'}: "
+    console.print(f"{where}: "
                   f"{len(effects)} rule(s), judged on {len(leads)} lead(s)", highlight=False)
     if needs_draft:
         console.print(f"draft rules judged on {counts['drafted']} fresh draft(s) from "
