@@ -15,6 +15,7 @@ from drafting.guard.facts import ProductFacts, parse_product_facts
 from drafting.guardrails import load_product_facts
 from drafting.limits import DraftLimits
 from drafting.policy import Policy, load_policy, parse_policy
+from drafting.policy_registry import PolicyRegistry, policy_in_force
 from drafting.template import load_templates
 from leadloop.files import read_user_text
 from leadloop.pipeline import Pipeline, Progress, _no_progress
@@ -77,7 +78,10 @@ def load_admin_weights(settings: Settings) -> Weights:
 
 
 def load_settings_policy(settings: Settings) -> Policy:
-    """The escalation rules the settings name, read through the one file reader."""
+    """The escalation rules in force: the version published on the admin page, else the
+    file the settings name (read through the one file reader), else the shipped rules."""
+    if PolicyRegistry(settings.data_dir).latest() is not None:
+        return policy_in_force(settings.data_dir)[0]
     if settings.policy_path is None:
         return load_policy(None)
     text = read_user_text(settings.policy_path, what="policy file",
@@ -160,6 +164,7 @@ def build_pipeline(
         lookback=sync_lookback(settings),
         escalate_after=(timedelta(hours=settings.escalate_after_hours)
                         if settings.escalate_after_hours else None),
+        # The rules published on the admin page, else LEADLOOP_POLICY_PATH, else shipped.
         policy=load_settings_policy(settings),
         product_facts=load_settings_facts(settings),
         learn_from_edits=settings.learn_from_edits,

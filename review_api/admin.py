@@ -1,5 +1,5 @@
 """Admin routes: the scoring weights (get, preview, publish) and the escalation rules
-(get, check), on the same data directory and store the pipeline uses."""
+(get, check, publish), on the same data directory and store the pipeline uses."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 
 from drafting import TemplateDrafter
 from drafting.guardrails import load_product_facts, review_draft
-from drafting.policy import explain, load_policy, parse_policy
+from drafting.policy import explain, parse_policy
+from drafting.policy_registry import PolicyRegistry, policy_in_force
 from review_api import service
 from review_api.deps import AdminDep, NowDep
 from review_api.errors import ReviewError
@@ -133,16 +134,31 @@ class BadAdminRequestError(ReviewError):
     code = "bad_request"
 
 
+class RulesPublishIn(RulesIn):
+    """Escalation rules to publish, and why."""
+
+    note: str = Field(max_length=2_000)
+
+
 @router.get("/policy", responses=ERRORS)
-async def get_policy(request: Request, caller: AdminDep) -> dict[str, str]:
-    """The escalation rules in force, as text."""
+async def get_policy(request: Request, caller: AdminDep) -> dict[str, Any]:
+    """The escalation rules in force, as text, where they come from, and every published
+    version."""
     return await caller.run(lambda _session, _who: _policy(_files(request)))
 
 
-def _policy(files: AdminFiles) -> dict[str, str]:
-    policy = load_policy(files.policy_file)
-    return {"path": policy.path, "text": Path(policy.path).read_text("utf-8")
-            if Path(policy.path).is_file() else ""}
+def _policy(files: AdminFiles) -> dict[str, Any]:
+    _rules, text, where = policy_in_force(files.data_dir, files.policy_file)
+    return {"path": where, "text": text, "published": [
+        asdict(record) for record in PolicyRegistry(files.data_dir).versions()]}
+
+
+@router.post("/policy", status_code=201, responses=ERRORS)
+async def publish_policy(body: RulesPublishIn, request: Request,
+                         caller: AdminDep) -> dict[str, str]:
+    """Validate and publish escalation rules with a note; the next pipeline run uses them."""
+    return await caller.run(lambda _session, who: asdict(PolicyRegistry(
+        _files(request).data_dir).publish(body.text, author=who.actor, note=body.note)))
 
 
 @router.post("/policy/check", responses=ERRORS)

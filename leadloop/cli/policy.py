@@ -10,6 +10,7 @@ import typer
 from drafting import Draft, LeadFacts
 from drafting.guardrails import review_draft
 from drafting.policy import explain, parse_policy
+from drafting.policy_registry import PolicyRegistry
 from leadloop.cli.common import console, settings
 from leadloop.draft_inputs import real_drafts
 from leadloop.files import read_user_text
@@ -36,8 +37,13 @@ def check(
         policy = parse_policy(read_user_text(file, what="rules file",
                                              expected="escalation rules, one per line"),
                               str(file))
+        where = str(file)
     else:
+        # The rules in force: published on the admin page, else the settings' file.
         policy = load_settings_policy(current)
+        published = PolicyRegistry(current.data_dir).latest()
+        where = (f"published version {published.version}" if published is not None
+                 else str(current.policy_path or "the shipped rules"))
     sheet = load_settings_facts(current)
     pipeline = build_pipeline(current)
     try:
@@ -51,7 +57,7 @@ def check(
             review=lambda d, f: review_draft(d, facts_for(f) if facts_for else f, sheet))
     finally:
         pipeline.store.close()
-    console.print(f"{file or current.policy_path or 'the shipped rules'}: "
+    console.print(f"{where}: "
                   f"{len(effects)} rule(s), judged on {len(leads)} lead(s)", highlight=False)
     if needs_draft:
         console.print(f"draft rules judged on {counts['drafted']} fresh draft(s) from "

@@ -201,6 +201,7 @@ ROUTES = [
     ("post", "/admin/weights/preview", {"text": "name = 'x'"}),
     ("get", "/admin/policy", None),
     ("post", "/admin/policy/check", {"text": ""}),
+    ("post", "/admin/policy", {"text": "", "note": "n"}),
 ]
 # Which roles each route refuses (403); every route refuses no key, a wrong and a revoked key.
 REFUSED = {
@@ -379,6 +380,14 @@ def test_admin_checks_rules_before_using_them(store: Store, keys: Keys, tmp_path
     assert [r["line"] for r in checked["rules"]] == [0, 1]
     wrong = admin.post("/admin/policy/check", json={"text": "escalate sometimes\n"})
     assert wrong.status_code == 422 and "line 1" in wrong.json()["message"]
+    refused = admin.post("/admin/policy", json={"text": "escalate sometimes\n", "note": "n"})
+    assert refused.status_code == 422 and "line 1" in refused.json()["message"]
+    rules = "escalate when the draft mentions pricing\n"
+    published = admin.post("/admin/policy", json={"text": rules, "note": "pricing"})
+    assert published.status_code == 201 and published.json()["author"] == "admin:admin"
+    shown = admin.get("/admin/policy").json()
+    assert shown["text"] == rules and shown["path"].endswith(published.json()["version"])
+    assert [p["note"] for p in shown["published"]] == ["pricing"]
 
 
 def test_a_decision_whose_commit_fails_is_not_acknowledged(client: TestClient,
