@@ -12,14 +12,14 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from review_api.errors import ReviewError
+from review_api.errors import BadRequestError
 from review_api.store.models import Suppression
 
 _ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _DOMAIN = re.compile(r"^@?([a-z0-9-]+\.)+[a-z]{2,}$")
 
 
-class BadSuppressionError(ReviewError):
+class BadSuppressionError(BadRequestError):
     code = "bad_suppression"
 
 

@@ -104,6 +104,11 @@ def mistakes(draw: st.DrawFn, files: dict[str, Path]) -> tuple[list[str], dict[s
         (["labels", "export", "--since", some_id], {}, ["--since"]),
         (["labels", "export", "--format", some_id], {}, ["--format"]),
         (["config", "show"], {setting: value}, setting_words),
+        (["send-now", some_id], {}, [some_id, repr(some_id)[1:-1]]),
+        (["suppress", "add", some_id], {}, [some_id, repr(some_id)[1:-1]]),
+        (["worker"], {}, ["LEADLOOP_BROKER_URL"]),
+        (["scheduler"], {}, ["LEADLOOP_BROKER_URL"]),
+        (["worker"], {"LEADLOOP_BROKER_URL": value}, ["LEADLOOP_BROKER_URL", "broker_url"]),
     ]
     return draw(st.sampled_from(cases))
 

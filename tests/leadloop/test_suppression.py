@@ -55,7 +55,7 @@ def test_a_bad_entry_is_one_clear_line(tmp_path: Path, entry: str) -> None:
     done = subprocess.run([sys.executable, "-m", "leadloop", "suppress", "add", entry],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
                           check=False)
-    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert done.returncode == 2 and "Traceback" not in done.stderr  # bad input
     assert "is neither an email address" in done.stderr + done.stdout
 
 
