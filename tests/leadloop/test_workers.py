@@ -141,6 +141,9 @@ def _env(tmp: Path, store_url: str, broker: tuple[str, str] | None) -> dict[str,
         "LEADLOOP_SANDBOX_PATH": str(tmp / "sandbox.db"),
         "LEADLOOP_SENDING__WINDOW": "00:00-24:00", "LEADLOOP_SENDING__DAYS": "mon-sun",
         "LEADLOOP_SENDING__HOLIDAYS": "[]",
+        # No look-back: whether a sync re-reads the leads the last run's score write stamped
+        # depends on how many seconds passed since (leadloop.steps.cursor), not on workers.
+        "LEADLOOP_SYNC_LOOKBACK_SECONDS": "0",
         "PYTHONPATH": str(HERE.parents[1]),
     })
     if broker is not None:
