@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 from connectors.base import CRMConnector, OutgoingEmail, SendResult
 from connectors.sandbox import SandboxConnector, SandboxCRM
 from drafting import TemplateDrafter
+from leadloop.cli.common import settings
 from leadloop.pipeline import Pipeline
 from review_api.store.db import Store
 from scoring import default_weights_path, load_weights
@@ -77,3 +79,18 @@ def sqlite_store(tmp_path: Path) -> Iterator[Store]:
 def pipeline(store: Store, crm: SandboxCRM) -> Pipeline:
     """The pipeline over a store on SQLite and on PostgreSQL."""
     return make_pipeline(store, crm)
+
+
+@pytest.fixture
+def cli_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+    """A clean place for the CLI: no LEADLOOP_* from the caller, a data dir of its own, and
+    a console wide enough that no table cell wraps a string a test looks for (the console
+    reads COLUMNS each time it prints; setting its `width` would pin it for later tests)."""
+    for name in [n for n in os.environ if n.startswith("LEADLOOP_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LEADLOOP_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("COLUMNS", "400")
+    settings.cache_clear()
+    yield tmp_path / "data"
+    settings.cache_clear()

@@ -3,8 +3,6 @@ wrong, keys only for owners the CRM has, imports that say which columns they lef
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,7 +10,6 @@ from typer.testing import CliRunner
 
 from connectors.sandbox import SandboxCRM
 from leadloop.cli import app
-from leadloop.cli.common import settings
 from leadloop.cli.suggest import unknown_id
 from leadloop.errors import UserFileError
 from leadloop.files import read_user_text
@@ -21,15 +18,8 @@ runner = CliRunner()
 
 
 @pytest.fixture(autouse=True)
-def data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
-    for name in [n for n in os.environ if n.startswith("LEADLOOP_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("LEADLOOP_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("COLUMNS", "400")
-    settings.cache_clear()
-    yield tmp_path / "data"
-    settings.cache_clear()
+def data_dir(cli_home: Path) -> Path:
+    return cli_home
 
 
 @pytest.mark.parametrize(("content", "problem"), [

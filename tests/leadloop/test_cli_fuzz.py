@@ -6,8 +6,6 @@ thing that is wrong."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -44,15 +42,8 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.fixture
-def data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
-    for name in [n for n in os.environ if n.startswith("LEADLOOP_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("LEADLOOP_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("COLUMNS", "400")
-    leadloop_settings.cache_clear()
-    yield tmp_path / "data"
-    leadloop_settings.cache_clear()
+def data_dir(cli_home: Path) -> Path:
+    return cli_home
 
 
 IDS = st.one_of(st.sampled_from(["m-nope", "T999", "[red]T1[/red]", "w-", "0", "ü-id", "-x"]),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,6 @@ from typer.testing import CliRunner
 
 from connectors.sandbox import SandboxCRM
 from leadloop.cli import app
-from leadloop.cli.common import settings
 from leadloop.demo import DemoSummary, print_summary
 
 runner = CliRunner()
@@ -24,17 +22,8 @@ TITLE = "[link=http://evil.example]CTO[/link]"
 
 
 @pytest.fixture(autouse=True)
-def data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
-    for name in [n for n in os.environ if n.startswith("LEADLOOP_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("LEADLOOP_DATA_DIR", str(tmp_path / "data"))
-    # Wide enough that no table cell wraps a string the tests look for. The console reads
-    # COLUMNS each time it prints; setting its `width` would pin it for later tests.
-    monkeypatch.setenv("COLUMNS", "400")
-    settings.cache_clear()
-    yield tmp_path / "data"
-    settings.cache_clear()
+def data_dir(cli_home: Path) -> Path:
+    return cli_home
 
 
 def leadloop(*args: str) -> str:
