@@ -6,6 +6,13 @@ extensions, scripts, a proxy's upstream pool) can end up 13 on one worker and 3 
 other, one core busy and one idle. So on Linux each worker here binds its own socket to the
 port with SO_REUSEPORT, and the kernel spreads new connections across them. A worker that
 dies is started again; SIGINT or SIGTERM stops them all.
+
+Why not gunicorn with uvicorn workers and ``--reuse-port``: since gunicorn 24 that also gives
+each worker its own SO_REUSEPORT socket, but the worker binds and listens before it builds
+the app, so connections the kernel hands a restarted worker wait while it imports and builds
+(here the app is built first, then the socket opened). Its ``preload_app`` would build the
+app, with its database engine and pool, in the master and fork it into every worker. Both
+are worse than the few lines below.
 """
 
 from __future__ import annotations
